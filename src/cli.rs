@@ -1,0 +1,123 @@
+//! The command line, with the flag names of the Prometheus exporters (`--config.file`,
+//! `--web.listen-address`, ...).
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::config::DEFAULT_CONFIG_FILE;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cloud-task-exporter",
+    version,
+    about = "Prometheus exporter for the asynchronous tasks of managed cloud databases"
+)]
+pub struct Cli {
+    /// The YAML configuration file.
+    #[arg(long = "config.file", value_name = "PATH", default_value = DEFAULT_CONFIG_FILE)]
+    pub config_file: PathBuf,
+
+    /// Address to listen on; `:9874` means every interface.
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDRESS",
+        default_value = ":9874"
+    )]
+    pub listen_address: String,
+
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        value_name = "PATH",
+        default_value = "/metrics"
+    )]
+    pub telemetry_path: String,
+
+    /// Only log messages with this severity or above.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+
+    /// Validate the configuration, print it with secrets redacted, and exit (0 valid, 1 not).
+    #[arg(long = "check-config")]
+    pub check_config: bool,
+
+    /// Run against a built-in simulated cloud on loopback: no account or config file needed.
+    #[arg(long = "demo")]
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+/// Sends logs to standard error in the chosen format and level.
+pub fn init_logging(level: LogLevel, format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, filter::LevelFilter};
+
+    let filter = match level {
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Error => LevelFilter::ERROR,
+    };
+    let layer = match format {
+        LogFormat::Logfmt => tracing_logfmt::builder()
+            .with_span_name(false)
+            .with_span_path(false)
+            .layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    // Only the first initialisation in a process takes effect, which is what tests want.
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_the_prometheus_style_names() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "cloud-task-exporter",
+            "--config.file=/etc/cte.yaml",
+            "--web.listen-address=127.0.0.1:1",
+            "--web.telemetry-path=/m",
+            "--log.level=debug",
+            "--log.format=json",
+            "--check-config",
+        ])
+        .unwrap();
+        assert_eq!(cli.config_file, PathBuf::from("/etc/cte.yaml"));
+        assert_eq!(cli.listen_address, "127.0.0.1:1");
+        assert_eq!(cli.telemetry_path, "/m");
+        assert_eq!(cli.log_level, LogLevel::Debug);
+        assert_eq!(cli.log_format, LogFormat::Json);
+        assert!(cli.check_config && !cli.demo);
+    }
+}

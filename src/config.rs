@@ -1,0 +1,726 @@
+//! The YAML configuration: types, defaults, validation, and the redacted view printed by
+//! `--check-config`.
+//!
+//! The file is read into raw types that keep the position of each value (`Spanned`), then
+//! validated in one pass, so every error names the key and its line and column.
+
+mod duration;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_saphyr::{Location, Spanned};
+
+use crate::providers::{self, Cloud, Provider};
+use crate::secret::Secret;
+
+pub use duration::{format as format_duration, parse as parse_duration};
+
+/// Where the config is read from when `--config.file` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "cloud-task-exporter.yaml";
+
+/// Histogram buckets of `cloud_task_duration_seconds` unless configured: 10 s to a day.
+pub const DEFAULT_BUCKETS: [f64; 12] = [
+    10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0,
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read config file: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The validated configuration. It is built only by [`Config::load`] and [`Config::parse`], so
+/// a `Config` that exists is valid.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    pub global: Global,
+    pub accounts: Vec<Account>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses and validates config text. The error names the key and says where (`at line L,
+    /// column C`), on one line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let raw: RawConfig =
+            serde_saphyr::from_str(text).map_err(|e| e.without_snippet().to_string())?;
+        raw.validate().map_err(|e| e.to_string())
+    }
+
+    /// The effective config as YAML, defaults filled in and every secret redacted.
+    pub fn to_redacted_yaml(&self) -> String {
+        serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Global {
+    /// Tasks that started within this window are reported.
+    #[serde(serialize_with = "serialize_duration")]
+    pub lookback: Duration,
+    /// The scrape deadline when Prometheus sends no `X-Prometheus-Scrape-Timeout-Seconds`.
+    #[serde(serialize_with = "serialize_duration")]
+    pub scrape_timeout: Duration,
+    /// A sweep younger than this is reused.
+    #[serde(serialize_with = "serialize_duration")]
+    pub min_interval: Duration,
+    pub histogram_buckets: Vec<f64>,
+    pub labels: LabelOptions,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            lookback: Duration::from_secs(24 * 3600),
+            scrape_timeout: Duration::from_secs(20),
+            min_interval: Duration::from_secs(10),
+            histogram_buckets: DEFAULT_BUCKETS.to_vec(),
+            labels: LabelOptions::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelOptions {
+    /// `false` drops `instance_id` from the duration histogram, whose cardinality is
+    /// instances x task types x statuses x buckets.
+    #[serde(default = "yes")]
+    pub instance_id: bool,
+}
+
+impl Default for LabelOptions {
+    fn default() -> Self {
+        LabelOptions { instance_id: true }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One cloud account: its credentials and the task APIs and regions to watch with them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Account {
+    /// The `account` label.
+    pub name: String,
+    pub provider: Cloud,
+    pub credentials: Credentials,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Credentials {
+    Tencent {
+        secret_id: String,
+        secret_key: Secret,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<Secret>,
+    },
+    Huawei {
+        access_key: String,
+        secret_key: Secret,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<Secret>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        project_id: Option<String>,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        project_ids: BTreeMap<String, String>,
+    },
+}
+
+/// One task API (`kind`) of an account, swept in each of its regions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Target {
+    pub kind: Kind,
+    pub regions: Vec<String>,
+    /// Overrides the provider's endpoint; `{region}` is replaced by the region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Requests per second for this account and API, shared by all its regions.
+    pub rate_limit: f64,
+    /// Only these database instances (all when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instance_ids: Vec<String>,
+    /// Only these task types (all when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub task_types: Vec<String>,
+}
+
+/// A provider kind from the registry (`tencent_postgres`, ...).
+#[derive(Clone, Copy)]
+pub struct Kind(&'static dyn Provider);
+
+impl Kind {
+    pub fn provider(self) -> &'static dyn Provider {
+        self.0
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.kind()
+    }
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// A validation error: where, which key, what is wrong.
+#[derive(Debug)]
+struct Invalid {
+    at: Location,
+    key: String,
+    message: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} at line {}, column {}",
+            self.key,
+            self.message,
+            self.at.line(),
+            self.at.column()
+        )
+    }
+}
+
+fn invalid<T>(value: &Spanned<T>, key: impl Into<String>, message: impl Into<String>) -> Invalid {
+    invalid_at(value.referenced, key, message)
+}
+
+fn invalid_at(at: Location, key: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid {
+        at,
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+// The raw file, as written. `Spanned` keeps the position of every value that validation may
+// reject, so the error points at it.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    global: RawGlobal,
+    accounts: Spanned<Vec<RawAccount>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGlobal {
+    lookback: Option<Spanned<String>>,
+    scrape_timeout: Option<Spanned<String>>,
+    min_interval: Option<Spanned<String>>,
+    histogram_buckets: Option<Spanned<Vec<f64>>>,
+    #[serde(default)]
+    labels: LabelOptions,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    name: Spanned<String>,
+    provider: Cloud,
+    credentials: Spanned<RawCredentials>,
+    targets: Spanned<Vec<RawTarget>>,
+}
+
+/// Every credential key of every provider; which ones apply is checked against `provider`.
+/// Each value may use `${VAR}`; each secret may come from a `*_file` instead.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCredentials {
+    secret_id: Option<Spanned<String>>,
+    secret_id_file: Option<Spanned<String>>,
+    secret_key: Option<Spanned<String>>,
+    secret_key_file: Option<Spanned<String>>,
+    token: Option<Spanned<String>>,
+    token_file: Option<Spanned<String>>,
+    access_key: Option<Spanned<String>>,
+    access_key_file: Option<Spanned<String>>,
+    project_id: Option<Spanned<String>>,
+    project_ids: Option<Spanned<BTreeMap<String, String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    kind: Spanned<String>,
+    regions: Spanned<Vec<String>>,
+    endpoint: Option<Spanned<String>>,
+    rate_limit: Option<Spanned<f64>>,
+    #[serde(default)]
+    instance_ids: Vec<String>,
+    #[serde(default)]
+    task_types: Vec<String>,
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, Invalid> {
+        let global = self.global.validate()?;
+        if self.accounts.value.is_empty() {
+            return Err(invalid(
+                &self.accounts,
+                "accounts",
+                "at least one account is required",
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut accounts = Vec::with_capacity(self.accounts.value.len());
+        for (index, raw) in self.accounts.value.into_iter().enumerate() {
+            let key = format!("accounts[{index}]");
+            if !names.insert(raw.name.value.clone()) {
+                return Err(invalid(
+                    &raw.name,
+                    format!("{key}.name"),
+                    format!(
+                        "account name {:?} is used twice; it becomes the `account` label and must be unique",
+                        raw.name.value
+                    ),
+                ));
+            }
+            accounts.push(raw.validate(&key)?);
+        }
+        Ok(Config { global, accounts })
+    }
+}
+
+impl RawGlobal {
+    fn validate(self) -> Result<Global, Invalid> {
+        let defaults = Global::default();
+        let duration =
+            |value: Option<Spanned<String>>, key: &str, default: Duration, min: Duration| {
+                let Some(value) = value else {
+                    return Ok(default);
+                };
+                let parsed = duration::parse(&value.value)
+                    .map_err(|e| invalid(&value, format!("global.{key}"), e))?;
+                if parsed < min {
+                    return Err(invalid(
+                        &value,
+                        format!("global.{key}"),
+                        format!("must be at least {}", duration::format(min)),
+                    ));
+                }
+                Ok(parsed)
+            };
+        let histogram_buckets = match self.histogram_buckets {
+            None => defaults.histogram_buckets,
+            Some(buckets) => {
+                let b = &buckets.value;
+                if b.is_empty()
+                    || b.iter().any(|x| !x.is_finite() || *x <= 0.0)
+                    || b.windows(2).any(|w| w[0] >= w[1])
+                {
+                    return Err(invalid(
+                        &buckets,
+                        "global.histogram_buckets",
+                        format!("{b:?} must be positive finite seconds in increasing order"),
+                    ));
+                }
+                buckets.value
+            }
+        };
+        Ok(Global {
+            lookback: duration(
+                self.lookback,
+                "lookback",
+                defaults.lookback,
+                Duration::from_secs(60),
+            )?,
+            scrape_timeout: duration(
+                self.scrape_timeout,
+                "scrape_timeout",
+                defaults.scrape_timeout,
+                Duration::from_secs(1),
+            )?,
+            min_interval: duration(
+                self.min_interval,
+                "min_interval",
+                defaults.min_interval,
+                Duration::ZERO,
+            )?,
+            histogram_buckets,
+            labels: self.labels,
+        })
+    }
+}
+
+impl RawAccount {
+    fn validate(self, key: &str) -> Result<Account, Invalid> {
+        if self.name.value.trim().is_empty() {
+            return Err(invalid(
+                &self.name,
+                format!("{key}.name"),
+                "must not be empty",
+            ));
+        }
+        let credentials = self.credentials.value.resolve(
+            self.provider,
+            self.credentials.referenced,
+            &format!("{key}.credentials"),
+        )?;
+        if self.targets.value.is_empty() {
+            return Err(invalid(
+                &self.targets,
+                format!("{key}.targets"),
+                "at least one target is required",
+            ));
+        }
+        let targets = self
+            .targets
+            .value
+            .into_iter()
+            .enumerate()
+            .map(|(index, target)| {
+                target.validate(self.provider, &format!("{key}.targets[{index}]"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Account {
+            name: self.name.value,
+            provider: self.provider,
+            credentials,
+            targets,
+        })
+    }
+}
+
+/// A credential of `credentials`, given inline or as `<name>_file`.
+struct CredentialField<'a> {
+    parent: &'a str,
+    name: &'a str,
+    value: Option<Spanned<String>>,
+    file: Option<Spanned<String>>,
+}
+
+impl CredentialField<'_> {
+    fn key(&self) -> String {
+        format!("{}.{}", self.parent, self.name)
+    }
+
+    fn is_set(&self) -> bool {
+        self.value.is_some() || self.file.is_some()
+    }
+
+    /// The value, with `${VAR}` expanded, or the contents of the file (a trailing newline
+    /// dropped).
+    fn resolve(self) -> Result<Option<String>, Invalid> {
+        match (self.value.as_ref(), self.file.as_ref()) {
+            (Some(_), Some(file)) => Err(invalid(
+                file,
+                format!("{}_file", self.key()),
+                format!("set either {0} or {0}_file, not both", self.name),
+            )),
+            (Some(value), None) => {
+                let expanded =
+                    expand_env(&value.value).map_err(|e| invalid(value, self.key(), e))?;
+                if expanded.is_empty() {
+                    return Err(invalid(value, self.key(), "is empty"));
+                }
+                Ok(Some(expanded))
+            }
+            (None, Some(file)) => {
+                let key = format!("{}_file", self.key());
+                let path = expand_env(&file.value).map_err(|e| invalid(file, &key, e))?;
+                let contents = std::fs::read_to_string(&path)
+                    .map_err(|e| invalid(file, &key, format!("cannot read {path}: {e}")))?;
+                let secret = contents.trim_end_matches(['\r', '\n']).to_owned();
+                if secret.is_empty() {
+                    return Err(invalid(file, &key, format!("{path} is empty")));
+                }
+                Ok(Some(secret))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn require(self, at: Location) -> Result<String, Invalid> {
+        let missing = invalid_at(
+            at,
+            self.key(),
+            format!("missing; set {0} or {0}_file", self.name),
+        );
+        self.resolve()?.ok_or(missing)
+    }
+}
+
+impl RawCredentials {
+    fn resolve(self, provider: Cloud, at: Location, key: &str) -> Result<Credentials, Invalid> {
+        let field = |name, value, file| CredentialField {
+            parent: key,
+            name,
+            value,
+            file,
+        };
+        let secret_id = field("secret_id", self.secret_id, self.secret_id_file);
+        let access_key = field("access_key", self.access_key, self.access_key_file);
+        let secret_key = field("secret_key", self.secret_key, self.secret_key_file);
+        let token = field("token", self.token, self.token_file);
+        let misplaced = match provider {
+            Cloud::Tencent if access_key.is_set() => Some("access_key"),
+            Cloud::Tencent if self.project_id.is_some() => Some("project_id"),
+            Cloud::Tencent if self.project_ids.is_some() => Some("project_ids"),
+            Cloud::Huawei if secret_id.is_set() => Some("secret_id"),
+            _ => None,
+        };
+        if let Some(name) = misplaced {
+            let takes = match provider {
+                Cloud::Tencent => "secret_id, secret_key and token",
+                Cloud::Huawei => "access_key, secret_key, token and project_id or project_ids",
+            };
+            return Err(invalid_at(
+                at,
+                format!("{key}.{name}"),
+                format!("is not a credential of provider {provider}, which takes {takes}"),
+            ));
+        }
+        match provider {
+            Cloud::Tencent => Ok(Credentials::Tencent {
+                secret_id: secret_id.require(at)?,
+                secret_key: Secret::new(secret_key.require(at)?),
+                token: token.resolve()?.map(Secret::new),
+            }),
+            Cloud::Huawei => {
+                let project_id = self
+                    .project_id
+                    .map(|id| {
+                        expand_env(&id.value)
+                            .map_err(|e| invalid(&id, format!("{key}.project_id"), e))
+                    })
+                    .transpose()?;
+                let project_ids = match self.project_ids {
+                    None => BTreeMap::new(),
+                    Some(ids) => {
+                        let mut out = BTreeMap::new();
+                        for (region, id) in &ids.value {
+                            let id = expand_env(id).map_err(|e| {
+                                invalid(&ids, format!("{key}.project_ids.{region}"), e)
+                            })?;
+                            out.insert(region.clone(), id);
+                        }
+                        out
+                    }
+                };
+                if project_id.is_none() && project_ids.is_empty() {
+                    return Err(invalid_at(
+                        at,
+                        format!("{key}.project_id"),
+                        "missing; set project_id, or project_ids per region",
+                    ));
+                }
+                Ok(Credentials::Huawei {
+                    access_key: access_key.require(at)?,
+                    secret_key: Secret::new(secret_key.require(at)?),
+                    token: token.resolve()?.map(Secret::new),
+                    project_id,
+                    project_ids,
+                })
+            }
+        }
+    }
+}
+
+/// Replaces each `${NAME}` with the environment variable `NAME`; `$$` is a literal `$`.
+/// The error names the variable, never a value.
+fn expand_env(text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        rest = &rest[pos..];
+        if let Some(after) = rest.strip_prefix("$$") {
+            out.push('$');
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("${") {
+            let end = after
+                .find('}')
+                .ok_or("unterminated ${ in a variable reference")?;
+            let name = &after[..end];
+            let value = std::env::var(name)
+                .map_err(|_| format!("environment variable {name} is not set"))?;
+            out.push_str(&value);
+            rest = &after[end + 1..];
+        } else {
+            out.push('$');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl RawTarget {
+    fn validate(self, cloud: Cloud, key: &str) -> Result<Target, Invalid> {
+        let provider = providers::lookup(&self.kind.value).ok_or_else(|| {
+            invalid(
+                &self.kind,
+                format!("{key}.kind"),
+                format!(
+                    "unknown kind {:?}, expected one of: {}",
+                    self.kind.value,
+                    providers::names().join(", ")
+                ),
+            )
+        })?;
+        if provider.cloud() != cloud {
+            return Err(invalid(
+                &self.kind,
+                format!("{key}.kind"),
+                format!(
+                    "{} is a {} API, but this account's provider is {cloud}",
+                    provider.kind(),
+                    provider.cloud()
+                ),
+            ));
+        }
+        let regions = &self.regions;
+        let regions_key = format!("{key}.regions");
+        if regions.value.is_empty() {
+            return Err(invalid(
+                regions,
+                regions_key,
+                "at least one region is required",
+            ));
+        }
+        if let Some(region) = regions.value.iter().find(|r| r.trim().is_empty()) {
+            return Err(invalid(
+                regions,
+                regions_key,
+                format!("{region:?} is not a region"),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = regions.value.iter().find(|r| !seen.insert(*r)) {
+            return Err(invalid(
+                regions,
+                regions_key,
+                format!("{dup} is listed twice"),
+            ));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            let url_ok = reqwest::Url::parse(&endpoint.value.replace("{region}", "region"))
+                .is_ok_and(|url| {
+                    matches!(url.scheme(), "http" | "https") && url.host_str().is_some()
+                });
+            if !url_ok {
+                return Err(invalid(
+                    endpoint,
+                    format!("{key}.endpoint"),
+                    format!(
+                        "{:?} is not an http:// or https:// URL with a host",
+                        endpoint.value
+                    ),
+                ));
+            }
+        }
+        let rate_limit = match &self.rate_limit {
+            None => provider.default_rate_limit(),
+            Some(limit) if limit.value.is_finite() && limit.value > 0.0 => limit.value,
+            Some(limit) => {
+                return Err(invalid(
+                    limit,
+                    format!("{key}.rate_limit"),
+                    format!(
+                        "{} must be a positive number of requests per second",
+                        limit.value
+                    ),
+                ));
+            }
+        };
+        Ok(Target {
+            kind: Kind(provider),
+            regions: self.regions.value,
+            endpoint: self.endpoint.map(|e| e.value),
+            rate_limit,
+            instance_ids: self.instance_ids,
+            task_types: self.task_types,
+        })
+    }
+}
+
+fn serialize_duration<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&duration::format(*value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "
+accounts:
+  - name: prod
+    provider: tencent
+    credentials: {secret_id: AKIDx, secret_key: k}
+    targets:
+      - kind: tencent_postgres
+        regions: [ap-guangzhou]
+";
+
+    #[test]
+    fn defaults_fill_what_is_left_out() {
+        let config = Config::parse(MINIMAL).unwrap();
+        assert_eq!(config.global, Global::default());
+        let target = &config.accounts[0].targets[0];
+        assert_eq!(target.kind.name(), "tencent_postgres");
+        assert_eq!(target.rate_limit, 20.0);
+    }
+
+    #[test]
+    fn expands_environment_variables() {
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(expand_env("a${PATH}b$$c$").unwrap(), format!("a{path}b$c$"));
+        let err = expand_env("${CLOUD_TASK_EXPORTER_SURELY_UNSET}").unwrap_err();
+        assert_eq!(
+            err,
+            "environment variable CLOUD_TASK_EXPORTER_SURELY_UNSET is not set"
+        );
+    }
+
+    #[test]
+    fn redacted_view_hides_secrets_and_shows_defaults() {
+        let yaml = Config::parse(MINIMAL).unwrap().to_redacted_yaml();
+        assert!(yaml.contains("secret_key: <redacted>"), "{yaml}");
+        assert!(yaml.contains("lookback: 24h"), "{yaml}");
+        assert!(!yaml.contains("secret_key: k"), "{yaml}");
+        let reparsed = Config::parse(&yaml.replace("<redacted>", "k")).unwrap();
+        assert_eq!(reparsed, Config::parse(MINIMAL).unwrap());
+    }
+}

@@ -1,0 +1,71 @@
+//! The landing page `/`: version, config source, each target's last sweep, links. It shows
+//! labels and outcomes only, never credentials.
+
+use std::fmt::Write;
+
+use crate::server::App;
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub fn render(app: &App) -> String {
+    let mut rows = String::new();
+    for target in app.engine.targets() {
+        let labels = &target.labels;
+        let (when, took, outcome, tasks) = match target.last_report() {
+            None => (
+                "not yet (or in progress)".to_owned(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ),
+            Some(report) => (
+                report
+                    .started_at
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+                    .to_string(),
+                format!("{:.2} s", report.duration.as_secs_f64()),
+                match &report.result {
+                    Ok(_) => "ok".to_owned(),
+                    Err(e) => format!("{}: {e}", e.outcome()),
+                },
+                match &report.result {
+                    Ok(snapshot) => snapshot.tasks.len().to_string(),
+                    Err(_) => String::new(),
+                },
+            ),
+        };
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&labels.account),
+            escape(&labels.provider),
+            escape(&labels.region),
+            escape(&when),
+            escape(&took),
+            escape(&outcome),
+            escape(&tasks),
+        );
+    }
+    format!(
+        r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>cloud-task-exporter</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style>
+</head><body>
+<h1>cloud-task-exporter</h1>
+<p>Version {version}. Configuration: {source}.</p>
+<ul><li><a href="{metrics}">Metrics</a></li><li><a href="/-/healthy">Health</a></li><li><a href="/-/ready">Readiness</a></li></ul>
+<h2>Targets</h2>
+<table><tr><th>account</th><th>provider</th><th>region</th><th>last sweep</th><th>duration</th><th>outcome</th><th>tasks in window</th></tr>
+{rows}</table>
+</body></html>
+"#,
+        version = env!("CARGO_PKG_VERSION"),
+        source = escape(&app.config_source),
+        metrics = escape(&app.telemetry_path),
+    )
+}

@@ -1,0 +1,13 @@
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod landing;
+pub mod metrics;
+pub mod process;
+pub mod providers;
+pub mod secret;
+pub mod server;
+pub mod signing;
+pub mod simulator;
+pub mod sweep;
+pub mod task;

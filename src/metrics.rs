@@ -1,0 +1,487 @@
+//! From sweep results to the exposition: label sets, the long-lived counters and histograms,
+//! and the per-scrape registry that also holds the window gauges.
+//!
+//! Counters and histograms outlive scrapes (they are cumulative); the task gauges are rebuilt
+//! on every scrape from the targets that answered, so a failed target shows no stale numbers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::process::ProcessCollector;
+use crate::providers::Outcome;
+use crate::sweep::SweepReport;
+use crate::task::{Task, TaskStatus};
+
+/// The content type of what [`Metrics::encode`] writes.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The content type of [`to_text_format`]'s output.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Whether a scraper's `Accept` header asks for OpenMetrics (Prometheus does); everything
+/// else (curl, promtool, older scrapers) gets the classic text format.
+pub fn accepts_openmetrics(accept: Option<&str>) -> bool {
+    accept.is_some_and(|accept| {
+        accept.split(',').any(|part| {
+            let mut params = part.split(';').map(str::trim);
+            params.next() == Some("application/openmetrics-text")
+                && !params.any(|p| p.replace(' ', "") == "q=0")
+        })
+    })
+}
+
+/// Rewrites OpenMetrics text as the Prometheus 0.0.4 text format: a counter family is named
+/// with its `_total` suffix in `HELP` and `TYPE`, and `# EOF` and `# UNIT` lines go. Samples
+/// are the same in both formats.
+pub fn to_text_format(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let mut pending_help: Option<&str> = None;
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        if let Some(help) = line.strip_prefix("# HELP ") {
+            pending_help = Some(help);
+            continue;
+        }
+        if let Some(declaration) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = declaration
+                .split_once(' ')
+                .unwrap_or((declaration, "untyped"));
+            let (name, kind) = match kind {
+                "counter" => (format!("{name}_total"), "counter"),
+                "unknown" => (name.to_owned(), "untyped"),
+                other => (name.to_owned(), other),
+            };
+            if let Some(help) = pending_help.take() {
+                let text = help.split_once(' ').map_or("", |(_, text)| text);
+                out.push_str(&format!("# HELP {name} {text}\n"));
+            }
+            out.push_str(&format!("# TYPE {name} {kind}\n"));
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Buckets of `cloud_task_api_request_duration_seconds`: 10 ms to 30 s.
+const REQUEST_DURATION_BUCKETS: [f64; 11] =
+    [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// One target: an account's task API in one region.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct TargetLabels {
+    pub account: String,
+    /// The provider kind, e.g. `tencent_postgres`.
+    pub provider: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    #[prometheus(flatten)]
+    target: TargetLabels,
+    outcome: &'static str,
+}
+
+/// A target's (instance, task type, status) series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct StatusLabels {
+    #[prometheus(flatten)]
+    pub target: TargetLabels,
+    pub instance_id: String,
+    pub task_type: String,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskIdLabels {
+    #[prometheus(flatten)]
+    target: TargetLabels,
+    instance_id: String,
+    task_type: String,
+    task_id: String,
+}
+
+/// Like [`StatusLabels`], but `instance_id` may be configured away (`labels.instance_id`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub struct DurationLabels {
+    pub target: TargetLabels,
+    pub instance_id: Option<String>,
+    pub task_type: String,
+    pub status: &'static str,
+}
+
+impl EncodeLabelSet for DurationLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        self.target.encode(encoder)?;
+        if let Some(instance_id) = &self.instance_id {
+            [("instance_id", instance_id.as_str())].encode(encoder)?;
+        }
+        [
+            ("task_type", self.task_type.as_str()),
+            ("status", self.status),
+        ]
+        .encode(encoder)
+    }
+}
+
+#[derive(Clone)]
+struct Buckets(Arc<[f64]>);
+
+impl MetricConstructor<Histogram> for Buckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(self.0.iter().copied())
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    revision: &'static str,
+}
+
+type FloatCounter = Counter<f64, AtomicU64>;
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The metrics that live as long as the process.
+pub struct Metrics {
+    finished: Family<StatusLabels, Counter>,
+    duration: Family<DurationLabels, Histogram, Buckets>,
+    api_requests: Family<OutcomeLabels, Counter>,
+    api_request_duration: Family<TargetLabels, Histogram, Buckets>,
+    api_pages: Family<TargetLabels, Counter>,
+    rate_limit_wait: Family<TargetLabels, FloatCounter>,
+    reload_successful: Gauge,
+    reload_timestamp: FloatGauge,
+    instance_id_on_durations: bool,
+}
+
+impl Metrics {
+    pub fn new(duration_buckets: &[f64], instance_id_on_durations: bool) -> Self {
+        Metrics {
+            finished: Family::default(),
+            duration: Family::new_with_constructor(Buckets(duration_buckets.into())),
+            api_requests: Family::default(),
+            api_request_duration: Family::new_with_constructor(Buckets(
+                REQUEST_DURATION_BUCKETS.into(),
+            )),
+            api_pages: Family::default(),
+            rate_limit_wait: Family::default(),
+            reload_successful: Gauge::default(),
+            reload_timestamp: FloatGauge::default(),
+            instance_id_on_durations,
+        }
+    }
+
+    /// Makes every outcome of a target visible from the start (at 0), so `rate()` and
+    /// `increase()` see the first error instead of a series appearing out of nowhere.
+    pub fn register_target(&self, target: &TargetLabels) {
+        for outcome in Outcome::ALL {
+            drop(self.api_requests.get_or_create(&OutcomeLabels {
+                target: target.clone(),
+                outcome: outcome.as_str(),
+            }));
+        }
+        drop(self.api_pages.get_or_create(target));
+        drop(self.rate_limit_wait.get_or_create(target));
+        drop(self.api_request_duration.get_or_create(target));
+    }
+
+    /// Counts one API request, by outcome, with how long it took.
+    pub fn api_request(&self, target: &TargetLabels, outcome: Outcome, seconds: f64) {
+        self.api_requests
+            .get_or_create(&OutcomeLabels {
+                target: target.clone(),
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        self.api_request_duration
+            .get_or_create(target)
+            .observe(seconds);
+        if outcome == Outcome::Ok {
+            self.api_pages.get_or_create(target).inc();
+        }
+    }
+
+    pub fn rate_limit_wait(&self, target: &TargetLabels, seconds: f64) {
+        self.rate_limit_wait.get_or_create(target).inc_by(seconds);
+    }
+
+    /// Counts a task seen finishing, once: the caller deduplicates by task id.
+    pub fn task_finished(&self, target: &TargetLabels, task: &Task) {
+        self.finished
+            .get_or_create(&StatusLabels {
+                target: target.clone(),
+                instance_id: task.instance_id.clone(),
+                task_type: task.task_type.clone(),
+                status: task.status.as_str(),
+            })
+            .inc();
+        if let Some(seconds) = task.duration_seconds() {
+            self.duration
+                .get_or_create(&DurationLabels {
+                    target: target.clone(),
+                    instance_id: self
+                        .instance_id_on_durations
+                        .then(|| task.instance_id.clone()),
+                    task_type: task.task_type.clone(),
+                    status: task.status.as_str(),
+                })
+                .observe(seconds);
+        }
+    }
+
+    pub fn config_reloaded(&self, successful: bool, at_unix_seconds: f64) {
+        self.reload_successful.set(i64::from(successful));
+        if successful {
+            self.reload_timestamp.set(at_unix_seconds);
+        }
+    }
+
+    /// The whole exposition for one scrape.
+    pub fn encode(&self, reports: &[(TargetLabels, Arc<SweepReport>)]) -> String {
+        let mut registry = Registry::default();
+        self.register_task_gauges(&mut registry, reports);
+        registry.register(
+            "cloud_task_finished",
+            "Tasks that finished after the exporter started, each counted once",
+            self.finished.clone(),
+        );
+        registry.register(
+            "cloud_task_duration_seconds",
+            "End minus start of the tasks counted in cloud_task_finished_total",
+            self.duration.clone(),
+        );
+        register_target_gauges(&mut registry, reports);
+        registry.register(
+            "cloud_task_api_requests",
+            "API requests by outcome (ok, throttled, auth_error, client_error, server_error, timeout, network_error, bad_response)",
+            self.api_requests.clone(),
+        );
+        registry.register(
+            "cloud_task_api_request_duration_seconds",
+            "Time from sending an API request to reading its whole answer",
+            self.api_request_duration.clone(),
+        );
+        registry.register(
+            "cloud_task_api_pages",
+            "Pages of tasks read successfully",
+            self.api_pages.clone(),
+        );
+        registry.register(
+            "cloud_task_rate_limit_wait_seconds",
+            "Time spent waiting for the account's rate limiter",
+            self.rate_limit_wait.clone(),
+        );
+        let build_info: Family<BuildLabels, Gauge> = Family::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                revision: option_env!("CLOUD_TASK_EXPORTER_REVISION").unwrap_or("unknown"),
+            })
+            .set(1);
+        registry.register(
+            "cloud_task_exporter_build_info",
+            "A constant 1 labelled with the exporter's version and revision",
+            build_info,
+        );
+        registry.register(
+            "cloud_task_config_last_reload_successful",
+            "1 if the last configuration load succeeded",
+            self.reload_successful.clone(),
+        );
+        registry.register(
+            "cloud_task_config_last_reload_success_timestamp_seconds",
+            "When the configuration was last loaded successfully",
+            self.reload_timestamp.clone(),
+        );
+        registry.register_collector(Box::new(ProcessCollector));
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+
+    fn register_task_gauges(
+        &self,
+        registry: &mut Registry,
+        reports: &[(TargetLabels, Arc<SweepReport>)],
+    ) {
+        let tasks: Family<StatusLabels, Gauge> = Family::default();
+        let progress: Family<TaskIdLabels, FloatGauge> = Family::default();
+        let start: Family<TaskIdLabels, FloatGauge> = Family::default();
+        for (target, report) in reports {
+            let Ok(snapshot) = &report.result else {
+                continue;
+            };
+            for (labels, count) in status_counts(target, &snapshot.tasks) {
+                tasks.get_or_create(&labels).set(count);
+            }
+            for task in snapshot.tasks.iter().filter(|t| !t.status.is_finished()) {
+                let labels = TaskIdLabels {
+                    target: target.clone(),
+                    instance_id: task.instance_id.clone(),
+                    task_type: task.task_type.clone(),
+                    task_id: task.id.clone(),
+                };
+                if let Some(ratio) = task.progress {
+                    progress.get_or_create(&labels).set(ratio);
+                }
+                start
+                    .get_or_create(&labels)
+                    .set(task.start_time.timestamp_millis() as f64 / 1000.0);
+            }
+        }
+        registry.register(
+            "cloud_task_tasks",
+            "Tasks that started within the lookback window, by normalised status",
+            tasks,
+        );
+        registry.register(
+            "cloud_task_progress_ratio",
+            "Progress (0 to 1) of each task that has not finished",
+            progress,
+        );
+        registry.register(
+            "cloud_task_start_timestamp_seconds",
+            "Start time of each task that has not finished",
+            start,
+        );
+    }
+}
+
+/// Task counts per (instance, task type, status), with every status present (0 where none)
+/// for each (instance, task type) seen.
+pub fn status_counts(target: &TargetLabels, tasks: &[Task]) -> BTreeMap<StatusLabels, i64> {
+    let mut counts = BTreeMap::new();
+    for task in tasks {
+        for status in TaskStatus::ALL {
+            let labels = StatusLabels {
+                target: target.clone(),
+                instance_id: task.instance_id.clone(),
+                task_type: task.task_type.clone(),
+                status: status.as_str(),
+            };
+            let count = counts.entry(labels).or_insert(0);
+            if status == task.status {
+                *count += 1;
+            }
+        }
+    }
+    counts
+}
+
+fn register_target_gauges(registry: &mut Registry, reports: &[(TargetLabels, Arc<SweepReport>)]) {
+    let up: Family<TargetLabels, Gauge> = Family::default();
+    let sweep_duration: Family<TargetLabels, FloatGauge> = Family::default();
+    let last_success: Family<TargetLabels, FloatGauge> = Family::default();
+    for (target, report) in reports {
+        up.get_or_create(target)
+            .set(i64::from(report.result.is_ok()));
+        sweep_duration
+            .get_or_create(target)
+            .set(report.duration.as_secs_f64());
+        if let Some(at) = report.last_success {
+            last_success
+                .get_or_create(target)
+                .set(at.timestamp_millis() as f64 / 1000.0);
+        }
+    }
+    registry.register(
+        "cloud_task_up",
+        "1 if the last sweep of this target succeeded",
+        up,
+    );
+    registry.register(
+        "cloud_task_sweep_duration_seconds",
+        "How long the last sweep of this target took",
+        sweep_duration,
+    );
+    registry.register(
+        "cloud_task_last_sweep_success_timestamp_seconds",
+        "When a sweep of this target last succeeded",
+        last_success,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openmetrics_counters_become_text_format_counters() {
+        let openmetrics = "# HELP a_requests Requests.\n# TYPE a_requests counter\na_requests_total{x=\"1\"} 3\n# HELP b Gauge.\n# TYPE b gauge\n# UNIT b seconds\nb 1.5\n# EOF\n";
+        assert_eq!(
+            to_text_format(openmetrics),
+            "# HELP a_requests_total Requests.\n# TYPE a_requests_total counter\na_requests_total{x=\"1\"} 3\n# HELP b Gauge.\n# TYPE b gauge\nb 1.5\n"
+        );
+    }
+
+    #[test]
+    fn openmetrics_only_when_asked_for() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert!(accepts_openmetrics(Some(prometheus)));
+        assert!(!accepts_openmetrics(Some("*/*")));
+        assert!(!accepts_openmetrics(Some("text/plain; version=0.0.4")));
+        assert!(!accepts_openmetrics(Some(
+            "application/openmetrics-text; q=0"
+        )));
+        assert!(!accepts_openmetrics(None));
+    }
+
+    fn task(id: &str, instance: &str, status: TaskStatus) -> Task {
+        Task {
+            id: id.into(),
+            task_type: "RestoreDatabase".into(),
+            instance_id: instance.into(),
+            instance_name: None,
+            status,
+            progress: None,
+            start_time: chrono::Utc::now(),
+            end_time: None,
+            message: None,
+        }
+    }
+
+    #[test]
+    fn every_status_is_present_for_each_instance_and_type() {
+        let target = TargetLabels {
+            account: "a".into(),
+            provider: "tencent_postgres".into(),
+            region: "r".into(),
+        };
+        let counts = status_counts(
+            &target,
+            &[
+                task("1", "i-1", TaskStatus::Running),
+                task("2", "i-1", TaskStatus::Running),
+                task("3", "i-2", TaskStatus::Failed),
+            ],
+        );
+        assert_eq!(counts.len(), 2 * TaskStatus::ALL.len());
+        let count = |instance: &str, status: TaskStatus| {
+            counts[&StatusLabels {
+                target: target.clone(),
+                instance_id: instance.into(),
+                task_type: "RestoreDatabase".into(),
+                status: status.as_str(),
+            }]
+        };
+        assert_eq!(count("i-1", TaskStatus::Running), 2);
+        assert_eq!(count("i-1", TaskStatus::Failed), 0);
+        assert_eq!(count("i-2", TaskStatus::Failed), 1);
+        assert_eq!(count("i-2", TaskStatus::Unknown), 0);
+    }
+}

@@ -1,0 +1,115 @@
+//! The task APIs, one file per provider kind, behind one trait and one registration table.
+//!
+//! A provider is pure: it turns a [`PageQuery`] into a signed [`ApiRequest`] and an
+//! [`ApiResponse`] into a [`Page`] of normalised tasks. The sweep engine does the I/O, so the
+//! seed fixtures test every provider without a socket.
+
+mod error;
+pub mod tencent;
+pub mod tencent_postgres;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Credentials;
+use crate::task::Task;
+
+pub use error::{ApiError, Outcome};
+
+/// Every provider kind the exporter knows; a new provider is one file and one line here.
+static REGISTRY: &[&dyn Provider] = &[&tencent_postgres::TencentPostgres];
+
+/// The provider registered under `kind`, e.g. `tencent_postgres`.
+pub fn lookup(kind: &str) -> Option<&'static dyn Provider> {
+    REGISTRY.iter().copied().find(|p| p.kind() == kind)
+}
+
+/// The registered kinds, for error messages and docs.
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|p| p.kind()).collect()
+}
+
+/// The cloud an account belongs to, which decides its credentials and signing scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cloud {
+    Tencent,
+    Huawei,
+}
+
+impl std::fmt::Display for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Cloud::Tencent => "tencent",
+            Cloud::Huawei => "huawei",
+        })
+    }
+}
+
+/// The start-time window a sweep asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// One page request of one target.
+#[derive(Debug, Clone, Copy)]
+pub struct PageQuery<'a> {
+    pub region: &'a str,
+    /// The endpoint with `{region}` already substituted.
+    pub endpoint: &'a reqwest::Url,
+    pub credentials: &'a Credentials,
+    pub window: TimeWindow,
+    pub offset: u64,
+    pub limit: u32,
+    /// The signing time.
+    pub now: DateTime<Utc>,
+}
+
+/// A signed HTTP request, ready to send.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: reqwest::Method,
+    pub url: reqwest::Url,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What came back, as the provider's parser needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiResponse<'a> {
+    pub status: u16,
+    /// A request id sent as a header (Huawei's `X-Request-Id`), if any.
+    pub request_id: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// One page of normalised tasks.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Page {
+    /// How many tasks the whole query matches, for paging.
+    pub total: u64,
+    pub tasks: Vec<Task>,
+    /// Entries of this page that were not tasks one can use; each was skipped.
+    pub skipped: u64,
+    /// Things worth one log line each (unknown statuses, skipped entries), not per scrape.
+    pub notes: Vec<String>,
+    pub request_id: Option<String>,
+}
+
+/// A task API: how to ask it for a page and how to read the answer.
+pub trait Provider: Send + Sync {
+    /// The config `kind` and the `provider` label value.
+    fn kind(&self) -> &'static str;
+    fn cloud(&self) -> Cloud;
+    /// The API and version, for docs and the landing page.
+    fn api(&self) -> &'static str;
+    fn default_endpoint(&self, region: &str) -> String;
+    /// Requests per second, the provider's documented limit.
+    fn default_rate_limit(&self) -> f64;
+    /// The largest page the API accepts.
+    fn max_page_size(&self) -> u32;
+    fn build_request(&self, query: &PageQuery) -> Result<ApiRequest, ApiError>;
+    fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError>;
+}

@@ -1,0 +1,270 @@
+//! What the Tencent Cloud APIs share: TC3-signed JSON POSTs, the `Response` envelope with its
+//! error codes, and zone-less times in China Standard Time.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use serde_json::Value;
+
+use super::{ApiError, ApiRequest, ApiResponse, Outcome, PageQuery};
+use crate::config::Credentials;
+use crate::signing::tc3::{self, Tc3Request};
+
+/// One Tencent Cloud API action.
+#[derive(Debug, Clone, Copy)]
+pub struct TencentApi {
+    /// The credential-scope service and default host prefix: `postgres`, `cdb`, `redis`.
+    pub service: &'static str,
+    pub action: &'static str,
+    pub version: &'static str,
+}
+
+const CONTENT_TYPE: &str = "application/json";
+
+/// China Standard Time, the zone of every time Tencent sends without one.
+fn beijing() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+}
+
+impl TencentApi {
+    pub fn default_endpoint(&self) -> String {
+        format!("https://{}.tencentcloudapi.com", self.service)
+    }
+
+    /// A signed POST of `body` (JSON) to the query's endpoint.
+    pub fn build_request(&self, query: &PageQuery, body: &Value) -> Result<ApiRequest, ApiError> {
+        let Credentials::Tencent {
+            secret_id,
+            secret_key,
+            token,
+        } = query.credentials
+        else {
+            return Err(ApiError::Request(
+                "a Tencent API needs Tencent credentials".into(),
+            ));
+        };
+        let host = match (query.endpoint.host_str(), query.endpoint.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => {
+                return Err(ApiError::Request(format!(
+                    "endpoint {} has no host",
+                    query.endpoint
+                )));
+            }
+        };
+        let payload = serde_json::to_vec(body).map_err(|e| ApiError::Request(e.to_string()))?;
+        let timestamp = query.now.timestamp();
+        let authorization = tc3::authorization(
+            secret_id,
+            secret_key.expose(),
+            &Tc3Request {
+                method: "POST",
+                host: &host,
+                query: "",
+                content_type: CONTENT_TYPE,
+                payload: &payload,
+                service: self.service,
+                timestamp,
+            },
+        );
+        let mut headers = vec![
+            ("Authorization", authorization),
+            ("Content-Type", CONTENT_TYPE.to_owned()),
+            ("Host", host),
+            ("X-TC-Action", self.action.to_owned()),
+            ("X-TC-Version", self.version.to_owned()),
+            ("X-TC-Timestamp", timestamp.to_string()),
+            ("X-TC-Region", query.region.to_owned()),
+            ("X-TC-Language", "en-US".to_owned()),
+        ];
+        if let Some(token) = token {
+            headers.push(("X-TC-Token", token.expose().to_owned()));
+        }
+        Ok(ApiRequest {
+            method: reqwest::Method::POST,
+            url: query.endpoint.clone(),
+            headers,
+            body: payload,
+        })
+    }
+}
+
+/// Unwraps `{"Response": {...}}`: the `Response` object and its `RequestId`, or the API error
+/// it carries.
+pub fn parse_envelope(response: &ApiResponse) -> Result<(Value, Option<String>), ApiError> {
+    let value: Value = match serde_json::from_slice(response.body) {
+        Ok(value) => value,
+        Err(_) if response.status != 200 => {
+            let outcome = ApiError::outcome_of_http_status(response.status);
+            return Err(ApiError::Provider {
+                outcome,
+                code: format!("HTTP{}", response.status),
+                message: "non-JSON error response".into(),
+                http_status: response.status,
+                request_id: None,
+            });
+        }
+        Err(e) => return Err(ApiError::bad_response(format!("not JSON: {e}"), None)),
+    };
+    let Some(inner) = value.get("Response").filter(|r| r.is_object()) else {
+        return Err(ApiError::bad_response("no Response object", None));
+    };
+    let request_id = inner
+        .get("RequestId")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if let Some(error) = inner.get("Error") {
+        let code = error
+            .get("Code")
+            .and_then(Value::as_str)
+            .unwrap_or("UnknownError")
+            .to_owned();
+        return Err(ApiError::Provider {
+            outcome: classify_error(&code),
+            message: error
+                .get("Message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            code,
+            http_status: response.status,
+            request_id,
+        });
+    }
+    if response.status != 200 {
+        return Err(ApiError::Provider {
+            outcome: ApiError::outcome_of_http_status(response.status),
+            code: format!("HTTP{}", response.status),
+            message: "unexpected HTTP status".into(),
+            http_status: response.status,
+            request_id,
+        });
+    }
+    Ok((value["Response"].clone(), request_id))
+}
+
+/// The `outcome` of a Tencent error code.
+pub fn classify_error(code: &str) -> Outcome {
+    let family = code.split('.').next().unwrap_or(code);
+    match family {
+        "AuthFailure" | "UnauthorizedOperation" => Outcome::AuthError,
+        "RequestLimitExceeded" | "LimitExceeded" => Outcome::Throttled,
+        "InternalError" | "FailedOperation" | "ServiceUnavailable" => Outcome::ServerError,
+        _ => Outcome::ClientError,
+    }
+}
+
+/// Reads a Tencent time: `YYYY-MM-DD HH:MM:SS` in UTC+08:00, or RFC 3339 with its own zone.
+/// Empty strings (unfinished tasks) and anything unreadable are `None`.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(naive) = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S") {
+        return beijing()
+            .from_local_datetime(&naive)
+            .single()
+            .map(|t| t.with_timezone(&Utc));
+    }
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Writes a time the way Tencent's filters expect it: `YYYY-MM-DD HH:MM:SS` in UTC+08:00.
+pub fn format_time(time: DateTime<Utc>) -> String {
+    time.with_timezone(&beijing())
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// A string field that may come as a string or a number; empty and null are `None`.
+pub fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A number field that may come as a number or a numeric string.
+pub fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().trim_end_matches('%').trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_less_times_are_beijing_time() {
+        let t = parse_time("2024-09-27 13:14:11").unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-09-27T05:14:11+00:00");
+        assert_eq!(format_time(t), "2024-09-27 13:14:11");
+        // An official example writes the Unix epoch this way.
+        assert_eq!(parse_time("1970-01-01 08:00:00").unwrap().timestamp(), 0);
+        assert_eq!(parse_time("2024-09-27T13:14:11+08:00"), Some(t));
+        assert_eq!(parse_time(""), None);
+        assert_eq!(parse_time("0000-00-00 00:00:00"), None);
+    }
+
+    #[test]
+    fn error_codes_map_to_outcomes() {
+        for (code, outcome) in [
+            ("AuthFailure.SignatureFailure", Outcome::AuthError),
+            ("AuthFailure.SecretIdNotFound", Outcome::AuthError),
+            ("RequestLimitExceeded", Outcome::Throttled),
+            ("RequestLimitExceeded.UinLimitExceeded", Outcome::Throttled),
+            ("LimitExceeded", Outcome::Throttled),
+            ("InternalError.SystemError", Outcome::ServerError),
+            ("FailedOperation.DatabaseAccessError", Outcome::ServerError),
+            (
+                "InvalidParameterValue.ParameterValueExceedError",
+                Outcome::ClientError,
+            ),
+            ("InvalidParameter", Outcome::ClientError),
+            ("UnsupportedRegion", Outcome::ClientError),
+        ] {
+            assert_eq!(classify_error(code), outcome, "{code}");
+        }
+    }
+
+    #[test]
+    fn error_envelope_becomes_a_typed_error() {
+        let body = br#"{"Response":{"Error":{"Code":"AuthFailure.SignatureFailure","Message":"The provided credentials could not be validated."},"RequestId":"req-1"}}"#;
+        let err = parse_envelope(&ApiResponse {
+            status: 200,
+            request_id: None,
+            body,
+        })
+        .unwrap_err();
+        assert_eq!(err.outcome(), Outcome::AuthError);
+        assert_eq!(err.request_id(), Some("req-1"));
+        assert_eq!(
+            err.to_string(),
+            "AuthFailure.SignatureFailure: The provided credentials could not be validated. (HTTP 200, request id req-1)"
+        );
+    }
+
+    #[test]
+    fn gateway_errors_without_json_use_the_http_status() {
+        let err = parse_envelope(&ApiResponse {
+            status: 502,
+            request_id: None,
+            body: b"<html>bad gateway</html>",
+        })
+        .unwrap_err();
+        assert_eq!(err.outcome(), Outcome::ServerError);
+        let err = parse_envelope(&ApiResponse {
+            status: 200,
+            request_id: None,
+            body: b"{\"Response\": 3}",
+        })
+        .unwrap_err();
+        assert_eq!(err.outcome(), Outcome::BadResponse);
+    }
+}

@@ -1,0 +1,18 @@
+//! Request signing, one file per scheme. Pure functions over the request's parts: no clock, no
+//! I/O, so the official SDKs' vectors test them byte for byte.
+
+pub mod tc3;
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any size");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}

@@ -1,0 +1,166 @@
+//! A simulated cloud on loopback that speaks the providers' task APIs like the real ones:
+//! signed requests are verified (and rejected in the provider's own error envelope), pages and
+//! their limits, time filters, per-account rate limits, and tasks that start, progress,
+//! succeed and fail as wall-clock time passes.
+//!
+//! `--demo`, the integration tests and the benchmarks all run against it. Each API is a file
+//! (`tencent_postgres.rs`) behind its cloud's protocol (`tencent.rs`); the task timeline is
+//! shared (`world.rs`) and filled by a seedable generator (`generator.rs`) or by tests.
+
+mod generator;
+mod tencent;
+mod tencent_postgres;
+mod world;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+pub use generator::{Generator, Scenario};
+pub use world::{SimOutcome, SimTask, World};
+
+/// Credentials the simulator accepts, with the rate limit it enforces for them per API.
+#[derive(Debug, Clone)]
+pub struct SimAccount {
+    /// Tencent SecretId or Huawei AK.
+    pub id: String,
+    pub secret: String,
+    /// Required in `X-TC-Token` when set.
+    pub token: Option<String>,
+    /// Requests per second per API before the simulator answers with throttling errors.
+    pub rate_limit: f64,
+}
+
+/// The simulated cloud. Cheap to clone; all clones share one world.
+#[derive(Clone, Default)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    accounts: Mutex<Vec<SimAccount>>,
+    world: Mutex<World>,
+    limiters: Mutex<HashMap<(String, &'static str), Arc<governor::DefaultDirectRateLimiter>>>,
+    requests: AtomicU64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Simulator {
+    pub fn new() -> Self {
+        Simulator::default()
+    }
+
+    pub fn add_account(&self, account: SimAccount) {
+        lock(&self.inner.accounts).push(account);
+    }
+
+    /// Gives tests and the generator the task timeline to change.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.inner.world)
+    }
+
+    /// Requests received so far, valid or not.
+    pub fn request_count(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    fn account(&self, id: &str) -> Option<SimAccount> {
+        lock(&self.inner.accounts)
+            .iter()
+            .find(|a| a.id == id)
+            .cloned()
+    }
+
+    /// Whether `account` may make one more request of `api` now.
+    fn admit(&self, account: &SimAccount, api: &'static str) -> bool {
+        let limiter = lock(&self.inner.limiters)
+            .entry((account.id.clone(), api))
+            .or_insert_with(|| {
+                let per_second =
+                    std::num::NonZeroU32::new(account.rate_limit.ceil().max(1.0) as u32)
+                        .unwrap_or(std::num::NonZeroU32::MIN);
+                Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(
+                    per_second,
+                )))
+            })
+            .clone();
+        limiter.check().is_ok()
+    }
+
+    /// Binds `127.0.0.1:0` and serves in the background; returns the address.
+    pub async fn start(&self) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(self.clone().serve(listener));
+        Ok(addr)
+    }
+
+    /// Serves HTTP/1 on `listener` until the runtime stops.
+    pub async fn serve(self, listener: TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let simulator = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let simulator = simulator.clone();
+                    async move { Ok::<_, Infallible>(simulator.handle(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let (parts, body) = req.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => Bytes::new(),
+        };
+        tencent::handle(self, &parts, &body)
+    }
+}
+
+fn json_response(status: u16, value: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A request id in the providers' UUID format.
+fn request_id() -> String {
+    let n = fastrand::u128(..);
+    let hex = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}

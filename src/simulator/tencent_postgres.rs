@@ -1,0 +1,76 @@
+//! PostgreSQL `DescribeTasks` 2017-03-12: time filters, `Limit` 1-100, `Offset`, ordering by
+//! start time, and the `TaskSet` shape of the reference page.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::Simulator;
+use super::tencent::{ApiFault, int_param};
+use super::world::{SimState, SimTask};
+use crate::providers::tencent::{format_time, parse_time};
+
+pub fn describe_tasks(sim: &Simulator, region: &str, params: &Value) -> Result<Value, ApiFault> {
+    let limit = int_param(params, "Limit", 20, 1..=100)? as usize;
+    let offset = int_param(params, "Offset", 0, 0..=i64::MAX)? as usize;
+    let now = Utc::now();
+    let time_param = |name: &str| -> Result<Option<DateTime<Utc>>, ApiFault> {
+        match params.get(name).and_then(Value::as_str) {
+            None | Some("") => Ok(None),
+            Some(text) => parse_time(text).map(Some).ok_or_else(|| {
+                ApiFault::new(
+                    "InvalidParameterValue",
+                    format!("{name} {text:?} is not a time."),
+                )
+            }),
+        }
+    };
+    let min_start = time_param("MinStartTime")?.unwrap_or(now - chrono::Duration::days(180));
+    let max_start = time_param("MaxStartTime")?.unwrap_or(now);
+    let descending = params.get("OrderByType").and_then(Value::as_str) != Some("asc");
+    let instance = params.get("DBInstanceId").and_then(Value::as_str);
+
+    let world = sim.world();
+    let mut matching: Vec<(&SimTask, SimState)> = world
+        .tasks("tencent_postgres", region)
+        .iter()
+        .filter(|t| t.start >= min_start && t.start <= max_start)
+        .filter(|t| instance.is_none_or(|id| t.instance_id == id))
+        .filter_map(|t| Some((t, t.state_at(now)?)))
+        .collect();
+    matching.sort_by_key(|(t, _)| (t.start, t.id));
+    if descending {
+        matching.reverse();
+    }
+    let task_set: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(task, state)| render(task, *state))
+        .collect();
+    Ok(json!({ "TotalCount": matching.len(), "TaskSet": task_set }))
+}
+
+fn render(task: &SimTask, state: SimState) -> Value {
+    let (status, progress, end) = match state {
+        SimState::Running { progress } => ("Running", progress, String::new()),
+        SimState::Paused { progress } => ("Pause", progress, String::new()),
+        SimState::Succeeded { end } => ("Success", 1.0, format_time(end)),
+        SimState::Failed { end } => ("Fail", 1.0, format_time(end)),
+    };
+    json!({
+        "TaskId": task.id,
+        "TaskType": task.task_type,
+        "DBInstanceId": task.instance_id,
+        "StartTime": format_time(task.start),
+        "EndTime": end,
+        "Status": status,
+        "Progress": (progress * 100.0).floor() as i64,
+        "TaskDetail": {
+            "CurrentStep": if end.is_empty() { "Running" } else { "Task Complete" },
+            "AllSteps": "",
+            "Input": "",
+            "Output": "",
+            "Message": task.message.clone().unwrap_or_default(),
+        },
+    })
+}
