@@ -1,3 +1,41 @@
+//! cloud-task-exporter: Prometheus metrics for the asynchronous tasks of managed cloud
+//! databases (backups, restores, upgrades, parameter changes, ...).
+//!
+//! # Modules
+//!
+//! - [`cli`]: the command line (`--config.file`, `--web.listen-address`, ...) and logging setup.
+//! - [`config`]: the YAML config, read into spanned raw types and validated in one pass, so
+//!   every error names its key, line and column; the redacted view of `--check-config`.
+//! - [`secret`]: the type that holds credentials and never prints them.
+//! - [`signing`]: request signing, one pure module per scheme ([`signing::tc3`]).
+//! - [`providers`]: one file per task API behind the [`providers::Provider`] trait and one
+//!   registration table; each builds signed page requests and parses pages into the shared
+//!   task model, with no I/O. [`providers::tencent`] holds what Tencent's APIs share.
+//! - [`task`]: the provider-neutral task model and its normalised statuses.
+//! - [`sweep`]: the engine: per target (account x kind x region) state, rate limiting,
+//!   paging, deadlines, the first-sweep baseline and the deduplication of finished tasks.
+//! - [`metrics`]: the task model and sweep reports as series; long-lived counters and
+//!   histograms, per-scrape gauges, OpenMetrics and text-format output.
+//! - [`process`]: the standard `process_*` metrics.
+//! - [`server`]: the HTTP server (hyper): `/metrics`, `/-/healthy`, `/-/ready`, and
+//!   [`landing`], the page at `/`.
+//! - [`simulator`]: the simulated cloud on loopback that the demo, the tests and the
+//!   benchmarks run against; [`demo`] starts it with a generated world and config.
+//!
+//! # The path of one scrape
+//!
+//! 1. [`server`] receives `GET /metrics` and sets a deadline from Prometheus's
+//!    `X-Prometheus-Scrape-Timeout-Seconds` (or `scrape_timeout`) less a margin.
+//! 2. [`sweep::Engine::collect`] runs every target concurrently. Each target takes its own
+//!    lock, so concurrent scrapes share one sweep, and reuses a sweep younger than
+//!    `min_interval`.
+//! 3. A sweep asks its [`providers::Provider`] for pages of the lookback window: each request
+//!    waits for the account's rate limiter, is signed, sent with `reqwest`, and parsed into
+//!    [`task::Task`]s. Newly finished tasks are counted once; a failure becomes `up 0`, an
+//!    `outcome` count and a log line with the provider's request id.
+//! 4. [`metrics::Metrics::encode`] turns the reports into the exposition: gauges from the
+//!    targets that answered, counters and histograms kept across scrapes, self-metrics.
+
 pub mod cli;
 pub mod config;
 pub mod demo;
