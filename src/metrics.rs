@@ -219,6 +219,19 @@ impl Metrics {
         self.rate_limit_wait.get_or_create(target).inc_by(seconds);
     }
 
+    /// Creates the finished counters of a task's (instance, task type) at 0, so that the first
+    /// failure is an increase that `increase()` and alerts can see, not a new series.
+    pub fn task_seen(&self, target: &TargetLabels, task: &Task) {
+        for status in TaskStatus::ALL.into_iter().filter(|s| s.is_finished()) {
+            drop(self.finished.get_or_create(&StatusLabels {
+                target: target.clone(),
+                instance_id: task.instance_id.clone(),
+                task_type: task.task_type.clone(),
+                status: status.as_str(),
+            }));
+        }
+    }
+
     /// Counts a task seen finishing, once: the caller deduplicates by task id.
     pub fn task_finished(&self, target: &TargetLabels, task: &Task) {
         self.finished

@@ -64,13 +64,18 @@ impl Engine {
             .build()
             .map_err(|e| EngineError::Client(e.to_string()))?;
         let mut targets = Vec::new();
+        let mut limiters: HashMap<(&str, &str), Arc<DefaultDirectRateLimiter>> = HashMap::new();
         for account in &config.accounts {
             let credentials = Arc::new(account.credentials.clone());
             for target in &account.targets {
                 let provider = target.kind.provider();
-                // One limiter per account and API, shared by its regions: that is the scope of
-                // the providers' own limits.
-                let limiter = Arc::new(limiter(target.rate_limit));
+                // One limiter per account and API, shared by its regions and by every target
+                // entry of that kind: that is the scope of the providers' own limits. The first
+                // entry's rate_limit sets it.
+                let limiter = limiters
+                    .entry((&account.name, provider.kind()))
+                    .or_insert_with(|| Arc::new(limiter(target.rate_limit)))
+                    .clone();
                 for region in &target.regions {
                     let endpoint = target
                         .endpoint
@@ -354,7 +359,11 @@ impl TargetState {
         labels: &TargetLabels,
         metrics: &Metrics,
     ) {
-        for task in tasks.iter().filter(|t| t.status.is_finished()) {
+        for task in tasks {
+            metrics.task_seen(labels, task);
+            if !task.status.is_finished() {
+                continue;
+            }
             let new = self
                 .finished_seen
                 .insert(task.id.clone(), task.start_time)

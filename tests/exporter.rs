@@ -217,11 +217,11 @@ async fn known_task_set_gives_exact_series_across_pages() {
         );
     }
 
-    // The first sweep is the baseline: nothing has finished "since the exporter started".
-    assert!(
-        find(&samples, "cloud_task_finished_total", &[]).is_empty(),
-        "{body}"
-    );
+    // The first sweep is the baseline: nothing has finished "since the exporter started", but
+    // each (instance, task type, finished status) counter exists at 0 for increase() to see.
+    let finished = find(&samples, "cloud_task_finished_total", &[]);
+    assert_eq!(finished.len(), instances.len() * types.len() * 3, "{body}");
+    assert!(finished.iter().all(|s| s.value == 0.0), "{body}");
     assert!(!body.contains(SECRET_KEY));
     promtool_check_metrics(&body);
 }
@@ -264,7 +264,11 @@ async fn a_task_that_finishes_is_counted_once() {
             value(&samples, "cloud_task_duration_seconds_sum", &labels),
             finished_after
         );
-        assert_eq!(find(&samples, "cloud_task_finished_total", &[]).len(), 1);
+        let total: f64 = find(&samples, "cloud_task_finished_total", &[])
+            .iter()
+            .map(|s| s.value)
+            .sum();
+        assert_eq!(total, 1.0);
         let mut le_labels = labels.clone();
         le_labels.push(("le", "+Inf"));
         assert_eq!(
