@@ -112,6 +112,15 @@ fn with_target<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         .collect()
 }
 
+/// `cloud_task_api_requests_total` of the test target for one outcome.
+fn requests(samples: &[common::Sample], outcome: &str) -> f64 {
+    value(
+        samples,
+        "cloud_task_api_requests_total",
+        &with_target(&[("outcome", outcome)]),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn known_task_set_gives_exact_series_across_pages() {
     let (sim, sim_addr, now) = simulator_with_known_tasks(100.0).await;
@@ -122,14 +131,7 @@ async fn known_task_set_gives_exact_series_across_pages() {
     assert_eq!(value(&samples, "cloud_task_up", &TARGET), 1.0);
     // 150 tasks at 100 a page: two pages, two requests.
     assert_eq!(sim.request_count(), 2);
-    assert_eq!(
-        value(
-            &samples,
-            "cloud_task_api_requests_total",
-            &with_target(&[("outcome", "ok")])
-        ),
-        2.0
-    );
+    assert_eq!(requests(&samples, "ok"), 2.0);
     assert_eq!(value(&samples, "cloud_task_api_pages_total", &TARGET), 2.0);
     for outcome in [
         "throttled",
@@ -140,15 +142,7 @@ async fn known_task_set_gives_exact_series_across_pages() {
         "network_error",
         "bad_response",
     ] {
-        assert_eq!(
-            value(
-                &samples,
-                "cloud_task_api_requests_total",
-                &with_target(&[("outcome", outcome)])
-            ),
-            0.0,
-            "{outcome}"
-        );
+        assert_eq!(requests(&samples, outcome), 0.0, "{outcome}");
     }
 
     // Every status of every (instance, task type), counted independently from the plan.
@@ -346,22 +340,8 @@ async fn throttling_by_the_provider_is_counted_as_throttled() {
     .await;
     let samples = parse(&scrape(exporter).await);
     assert_eq!(value(&samples, "cloud_task_up", &TARGET), 0.0);
-    assert_eq!(
-        value(
-            &samples,
-            "cloud_task_api_requests_total",
-            &with_target(&[("outcome", "throttled")])
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &samples,
-            "cloud_task_api_requests_total",
-            &with_target(&[("outcome", "ok")])
-        ),
-        1.0
-    );
+    assert_eq!(requests(&samples, "throttled"), 1.0);
+    assert_eq!(requests(&samples, "ok"), 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -379,14 +359,7 @@ async fn a_hung_api_is_cut_off_at_the_scrape_deadline() {
     );
     let samples = parse(&body);
     assert_eq!(value(&samples, "cloud_task_up", &TARGET), 0.0);
-    assert_eq!(
-        value(
-            &samples,
-            "cloud_task_api_requests_total",
-            &with_target(&[("outcome", "timeout")])
-        ),
-        1.0
-    );
+    assert_eq!(requests(&samples, "timeout"), 1.0);
     drop(hung);
 }
 
@@ -398,14 +371,7 @@ async fn an_unreachable_endpoint_is_a_network_error() {
     let exporter = start_exporter(&config(closed_addr, SECRET_KEY)).await;
     let samples = parse(&scrape(exporter).await);
     assert_eq!(value(&samples, "cloud_task_up", &TARGET), 0.0);
-    assert_eq!(
-        value(
-            &samples,
-            "cloud_task_api_requests_total",
-            &with_target(&[("outcome", "network_error")])
-        ),
-        1.0
-    );
+    assert_eq!(requests(&samples, "network_error"), 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
