@@ -48,12 +48,10 @@ impl Provider for TencentPostgres {
 
     fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
         let (body, request_id) = tencent::parse_envelope(response)?;
-        parse_page(&body)
-            .map_err(|detail| ApiError::bad_response(detail, request_id.clone()))
-            .map(|mut page| {
-                page.request_id = request_id;
-                page
-            })
+        let mut page = parse_page(&body)
+            .map_err(|detail| ApiError::bad_response(detail, request_id.clone()))?;
+        page.request_id = request_id;
+        Ok(page)
     }
 }
 
