@@ -6,6 +6,7 @@
 
 mod error;
 pub mod tencent;
+pub mod tencent_mysql;
 pub mod tencent_postgres;
 
 use chrono::{DateTime, Utc};
@@ -17,7 +18,10 @@ use crate::task::Task;
 pub use error::{ApiError, Outcome};
 
 /// Every provider kind the exporter knows; a new provider is one file and one line here.
-static REGISTRY: &[&dyn Provider] = &[&tencent_postgres::TencentPostgres];
+static REGISTRY: &[&dyn Provider] = &[
+    &tencent_postgres::TencentPostgres,
+    &tencent_mysql::TencentMysql,
+];
 
 /// The provider registered under `kind`, e.g. `tencent_postgres`.
 pub fn lookup(kind: &str) -> Option<&'static dyn Provider> {

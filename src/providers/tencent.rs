@@ -25,8 +25,14 @@ fn beijing() -> FixedOffset {
 }
 
 impl TencentApi {
-    pub fn default_endpoint(&self) -> String {
-        format!("https://{}.tencentcloudapi.com", self.service)
+    /// `https://<service>.tencentcloudapi.com`; finance regions (`ap-shanghai-fsi`, ...) are
+    /// isolated and only answer on their own host, `<service>.<region>.tencentcloudapi.com`.
+    pub fn default_endpoint(&self, region: &str) -> String {
+        if region.ends_with("-fsi") {
+            format!("https://{}.{region}.tencentcloudapi.com", self.service)
+        } else {
+            format!("https://{}.tencentcloudapi.com", self.service)
+        }
     }
 
     /// A signed POST of `body` (JSON) to the query's endpoint.
@@ -210,6 +216,23 @@ mod tests {
         assert_eq!(parse_time("2024-09-27T13:14:11+08:00"), Some(t));
         assert_eq!(parse_time(""), None);
         assert_eq!(parse_time("0000-00-00 00:00:00"), None);
+    }
+
+    #[test]
+    fn finance_regions_have_their_own_host() {
+        let api = TencentApi {
+            service: "cdb",
+            action: "DescribeTasks",
+            version: "2017-03-20",
+        };
+        assert_eq!(
+            api.default_endpoint("ap-guangzhou"),
+            "https://cdb.tencentcloudapi.com"
+        );
+        assert_eq!(
+            api.default_endpoint("ap-shanghai-fsi"),
+            "https://cdb.ap-shanghai-fsi.tencentcloudapi.com"
+        );
     }
 
     #[test]

@@ -30,8 +30,8 @@ impl Provider for TencentPostgres {
         "DescribeTasks 2017-03-12"
     }
 
-    fn default_endpoint(&self, _region: &str) -> String {
-        API.default_endpoint()
+    fn default_endpoint(&self, region: &str) -> String {
+        API.default_endpoint(region)
     }
 
     fn default_rate_limit(&self) -> f64 {
