@@ -5,9 +5,12 @@
 //! seed fixtures test every provider without a socket.
 
 mod error;
+pub mod huawei;
+pub mod huawei_rds;
 pub mod tencent;
 pub mod tencent_mysql;
 pub mod tencent_postgres;
+pub mod tencent_redis;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,6 +24,8 @@ pub use error::{ApiError, Outcome};
 static REGISTRY: &[&dyn Provider] = &[
     &tencent_postgres::TencentPostgres,
     &tencent_mysql::TencentMysql,
+    &tencent_redis::TencentRedis,
+    &huawei_rds::HuaweiRds,
 ];
 
 /// The provider registered under `kind`, e.g. `tencent_postgres`.
