@@ -162,6 +162,7 @@ pub struct Metrics {
     api_requests: Family<OutcomeLabels, Counter>,
     api_request_duration: Family<TargetLabels, Histogram, Buckets>,
     api_pages: Family<TargetLabels, Counter>,
+    skipped_entries: Family<TargetLabels, Counter>,
     rate_limit_wait: Family<TargetLabels, FloatCounter>,
     reload_successful: Gauge,
     reload_timestamp: FloatGauge,
@@ -178,6 +179,7 @@ impl Metrics {
                 REQUEST_DURATION_BUCKETS.into(),
             )),
             api_pages: Family::default(),
+            skipped_entries: Family::default(),
             rate_limit_wait: Family::default(),
             reload_successful: Gauge::default(),
             reload_timestamp: FloatGauge::default(),
@@ -195,6 +197,7 @@ impl Metrics {
             }));
         }
         drop(self.api_pages.get_or_create(target));
+        drop(self.skipped_entries.get_or_create(target));
         drop(self.rate_limit_wait.get_or_create(target));
         drop(self.api_request_duration.get_or_create(target));
     }
@@ -213,6 +216,11 @@ impl Metrics {
         if outcome == Outcome::Ok {
             self.api_pages.get_or_create(target).inc();
         }
+    }
+
+    /// Counts entries of a page that were not usable tasks and were skipped.
+    pub fn skipped_entries(&self, target: &TargetLabels, entries: u64) {
+        self.skipped_entries.get_or_create(target).inc_by(entries);
     }
 
     pub fn rate_limit_wait(&self, target: &TargetLabels, seconds: f64) {
@@ -292,6 +300,11 @@ impl Metrics {
             "cloud_task_api_pages",
             "Pages of tasks read successfully",
             self.api_pages.clone(),
+        );
+        registry.register(
+            "cloud_task_skipped_entries",
+            "Entries of API answers that could not be read as tasks and were skipped (each kind logged once)",
+            self.skipped_entries.clone(),
         );
         registry.register(
             "cloud_task_rate_limit_wait_seconds",

@@ -181,9 +181,9 @@ pub struct Target {
 #[derive(Default)]
 struct TargetState {
     last: Option<(Instant, Arc<SweepReport>)>,
-    /// Finished tasks already seen, by id, with their start time for pruning: the memory of
-    /// `cloud_task_finished_total`, bounded by the lookback window.
-    finished_seen: HashMap<String, DateTime<Utc>>,
+    /// Finished tasks already seen, by id and instance, with their start time for pruning:
+    /// the memory of `cloud_task_finished_total`, bounded by the lookback window.
+    finished_seen: HashMap<(String, String), DateTime<Utc>>,
     /// Whether the first successful sweep has happened: what it finds finished is the
     /// baseline, not news.
     baseline_taken: bool,
@@ -271,14 +271,15 @@ impl Target {
         deadline: Instant,
     ) -> Result<Vec<Task>, ApiError> {
         let limit = self.provider.max_page_size();
-        let mut by_id: HashMap<String, Task> = HashMap::new();
+        // A task naming several instances (CDB) is one entry per instance, with one id.
+        let mut by_key: HashMap<(String, String), Task> = HashMap::new();
         let mut offset = 0;
         loop {
             let page = self.fetch_page(window, offset, limit, deadline).await?;
             let read = page.tasks.len() as u64 + page.skipped;
             for task in page.tasks {
                 if self.wanted(&task) {
-                    by_id.insert(task.id.clone(), task);
+                    by_key.insert((task.id.clone(), task.instance_id.clone()), task);
                 }
             }
             offset += u64::from(limit);
@@ -287,8 +288,10 @@ impl Target {
                 break;
             }
         }
-        let mut tasks: Vec<Task> = by_id.into_values().collect();
-        tasks.sort_by(|a, b| (a.start_time, &a.id).cmp(&(b.start_time, &b.id)));
+        let mut tasks: Vec<Task> = by_key.into_values().collect();
+        tasks.sort_by(|a, b| {
+            (a.start_time, &a.id, &a.instance_id).cmp(&(b.start_time, &b.id, &b.instance_id))
+        });
         Ok(tasks)
     }
 
@@ -337,6 +340,9 @@ impl Target {
         self.metrics
             .api_request(&self.labels, outcome, sent.elapsed().as_secs_f64());
         if let Ok(page) = &result {
+            if page.skipped > 0 {
+                self.metrics.skipped_entries(&self.labels, page.skipped);
+            }
             for note in &page.notes {
                 log_once(self.provider.kind(), note, page.request_id.as_deref());
             }
@@ -362,7 +368,7 @@ impl TargetState {
             }
             let new = self
                 .finished_seen
-                .insert(task.id.clone(), task.start_time)
+                .insert((task.id.clone(), task.instance_id.clone()), task.start_time)
                 .is_none();
             if new && self.baseline_taken {
                 metrics.task_finished(labels, task);

@@ -53,7 +53,7 @@ fn known_tasks(now: DateTime<Utc>) -> Vec<SimTask> {
             SimTask {
                 id: 1000 + i,
                 task_type: task_type.into(),
-                instance_id: instance.into(),
+                instance_ids: vec![instance.into()],
                 start: now - chrono::Duration::hours(2) + chrono::Duration::seconds(10 * i as i64),
                 duration,
                 outcome,
@@ -68,12 +68,7 @@ async fn simulator_with_known_tasks(
     rate_limit: f64,
 ) -> (Simulator, std::net::SocketAddr, DateTime<Utc>) {
     let sim = Simulator::new();
-    sim.add_account(SimAccount {
-        id: SECRET_ID.into(),
-        secret: SECRET_KEY.into(),
-        token: None,
-        rate_limit,
-    });
+    sim.add_account(SimAccount::tencent(SECRET_ID, SECRET_KEY).with_rate_limit(rate_limit));
     let now = now_whole_seconds();
     sim.world()
         .add("tencent_postgres", REGION, known_tasks(now));

@@ -13,12 +13,7 @@ const REGION: &str = "ap-shanghai";
 
 async fn simulator() -> (Simulator, reqwest::Url) {
     let sim = Simulator::new();
-    sim.add_account(SimAccount {
-        id: "AKIDsim".into(),
-        secret: "sim-key".into(),
-        token: Some("session-token".into()),
-        rate_limit: 1000.0,
-    });
+    sim.add_account(SimAccount::tencent("AKIDsim", "sim-key").with_token("session-token"));
     let now = Utc::now();
     sim.world().add(
         "tencent_postgres",
@@ -26,7 +21,7 @@ async fn simulator() -> (Simulator, reqwest::Url) {
         (0..30).map(|i| SimTask {
             id: i,
             task_type: "RestoreDatabase".into(),
-            instance_id: "postgres-1".into(),
+            instance_ids: vec!["postgres-1".into()],
             start: now - chrono::Duration::minutes(60 - i as i64) + chrono::Duration::seconds(30),
             duration: Some(Duration::from_secs(10)),
             outcome: SimOutcome::Succeed,

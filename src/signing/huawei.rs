@@ -37,6 +37,37 @@ pub fn encode(text: &str) -> String {
     out
 }
 
+/// Undoes [`encode`] (and any other `%XX`); `None` for a bad escape or bytes that are not
+/// UTF-8.
+pub fn decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A query string as sent (`a=1&b=x%20y`) back into decoded pairs; `None` if an escape is bad.
+pub fn parse_query(query: &str) -> Option<Vec<(String, String)>> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((decode(key)?, decode(value)?))
+        })
+        .collect()
+}
+
 /// Each path segment encoded, and a `/` appended.
 pub fn canonical_uri(path: &str) -> String {
     let mut uri = path.split('/').map(encode).collect::<Vec<_>>().join("/");
@@ -162,6 +193,23 @@ mod tests {
         );
         assert_eq!(encode("名"), "%E5%90%8D");
         assert_eq!(encode("a+b=c&"), "a%2Bb%3Dc%26");
+    }
+
+    #[test]
+    fn decoding_undoes_encoding() {
+        for text in ["Reboot DB:x/y~", "名称", "a+b=c&d%", ""] {
+            assert_eq!(decode(&encode(text)).as_deref(), Some(text));
+        }
+        assert_eq!(decode("%zz"), None);
+        assert_eq!(decode("%4"), None);
+        let pairs = [("name", "a b&c"), ("limit", "50")];
+        assert_eq!(
+            parse_query(&canonical_query(&pairs)),
+            Some(vec![
+                ("limit".to_owned(), "50".to_owned()),
+                ("name".to_owned(), "a b&c".to_owned())
+            ])
+        );
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Scenario<'a> {
     pub horizon: Duration,
     /// Mean seconds between task starts.
     pub mean_gap_seconds: f64,
+    /// About one task in this many names two instances (CDB batch tasks); 0 for never.
+    pub multi_instance_one_in: usize,
 }
 
 pub struct Generator {
@@ -51,6 +53,20 @@ impl Generator {
         )
     }
 
+    /// One instance, or for one task in `multi_instance_one_in`, two.
+    fn instances(&mut self, scenario: &Scenario) -> Vec<String> {
+        let first = self.instance(scenario);
+        if scenario.multi_instance_one_in > 0
+            && self.rng.usize(..scenario.multi_instance_one_in) == 0
+        {
+            let second = self.instance(scenario);
+            if second != first {
+                return vec![first, second];
+            }
+        }
+        vec![first]
+    }
+
     fn task_type(&mut self, scenario: &Scenario) -> String {
         scenario
             .task_types
@@ -72,7 +88,7 @@ impl Generator {
             tasks.push(SimTask {
                 id: self.id(),
                 task_type: self.task_type(scenario),
-                instance_id: self.instance(scenario),
+                instance_ids: self.instances(scenario),
                 start,
                 duration: Some(duration),
                 outcome,
@@ -109,7 +125,7 @@ impl Generator {
         let mut task = |start, duration: Option<u64>, outcome, message: Option<&str>| SimTask {
             id: self.id(),
             task_type: self.task_type(scenario),
-            instance_id: self.instance(scenario),
+            instance_ids: self.instances(scenario),
             start,
             duration: duration.map(Duration::from_secs),
             outcome,
@@ -144,6 +160,7 @@ mod tests {
             history: Duration::from_secs(3600),
             horizon: Duration::from_secs(3600),
             mean_gap_seconds: 60.0,
+            multi_instance_one_in: 0,
         }
     }
 

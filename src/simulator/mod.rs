@@ -4,15 +4,21 @@
 //! succeed and fail as wall-clock time passes.
 //!
 //! `--demo`, the integration tests and the benchmarks all run against it. Each API is a file
-//! (`tencent_postgres.rs`) behind its cloud's protocol (`tencent.rs`); the task timeline is
-//! shared (`world.rs`) and filled by a seedable generator (`generator.rs`) or by tests.
+//! (`tencent_postgres.rs`, `tencent_mysql.rs`, `tencent_redis.rs`, `huawei_rds.rs`) behind its
+//! cloud's protocol (`tencent.rs`: TC3 and the `Response` envelope; `huawei.rs`: AK/SK and
+//! HTTP-status errors); the task timeline is shared (`world.rs`) and filled by a seedable
+//! generator (`generator.rs`) or by tests.
 
 mod generator;
+mod huawei;
+mod huawei_rds;
 mod tencent;
+mod tencent_mysql;
 mod tencent_postgres;
+mod tencent_redis;
 mod world;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +32,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 pub use generator::{Generator, Scenario};
+pub use tencent_mysql::CdbShape;
 pub use world::{SimOutcome, SimTask, World};
 
 /// Credentials the simulator accepts, with the rate limit it enforces for them per API.
@@ -34,10 +41,48 @@ pub struct SimAccount {
     /// Tencent SecretId or Huawei AK.
     pub id: String,
     pub secret: String,
-    /// Required in `X-TC-Token` when set.
+    /// Required in `X-TC-Token` (Tencent) or `X-Security-Token` (Huawei) when set.
     pub token: Option<String>,
     /// Requests per second per API before the simulator answers with throttling errors.
     pub rate_limit: f64,
+    /// Huawei: the account's project id in each region (the path names the project, and the
+    /// project decides the region).
+    pub projects: BTreeMap<String, String>,
+}
+
+impl SimAccount {
+    /// A Tencent account: no token, 1000 requests per second per API.
+    pub fn tencent(secret_id: &str, secret_key: &str) -> Self {
+        SimAccount {
+            id: secret_id.to_owned(),
+            secret: secret_key.to_owned(),
+            token: None,
+            rate_limit: 1000.0,
+            projects: BTreeMap::new(),
+        }
+    }
+
+    /// A Huawei account with its project per region: no token, 1000 requests per second.
+    pub fn huawei(access_key: &str, secret_key: &str, projects: &[(&str, &str)]) -> Self {
+        SimAccount {
+            projects: projects
+                .iter()
+                .map(|(region, id)| ((*region).to_owned(), (*id).to_owned()))
+                .collect(),
+            ..SimAccount::tencent(access_key, secret_key)
+        }
+    }
+
+    pub fn with_rate_limit(self, rate_limit: f64) -> Self {
+        SimAccount { rate_limit, ..self }
+    }
+
+    pub fn with_token(self, token: &str) -> Self {
+        SimAccount {
+            token: Some(token.to_owned()),
+            ..self
+        }
+    }
 }
 
 /// The simulated cloud. Cheap to clone; all clones share one world.
@@ -51,6 +96,8 @@ struct Inner {
     accounts: Mutex<Vec<SimAccount>>,
     world: Mutex<World>,
     limiters: Mutex<HashMap<(String, &'static str), Arc<governor::DefaultDirectRateLimiter>>>,
+    /// Regions whose CDB answers in the integer-code shape.
+    cdb_code_regions: Mutex<HashSet<String>>,
     requests: AtomicU64,
 }
 
@@ -72,6 +119,24 @@ impl Simulator {
     /// Gives tests and the generator the task timeline to change.
     pub fn world(&self) -> MutexGuard<'_, World> {
         lock(&self.inner.world)
+    }
+
+    /// Chooses the `Items[]` shape CDB's `DescribeTasks` answers with in `region` (default:
+    /// [`CdbShape::Names`]).
+    pub fn set_cdb_shape(&self, region: &str, shape: CdbShape) {
+        let mut regions = lock(&self.inner.cdb_code_regions);
+        match shape {
+            CdbShape::Codes => regions.insert(region.to_owned()),
+            CdbShape::Names => regions.remove(region),
+        };
+    }
+
+    fn cdb_shape(&self, region: &str) -> CdbShape {
+        if lock(&self.inner.cdb_code_regions).contains(region) {
+            CdbShape::Codes
+        } else {
+            CdbShape::Names
+        }
     }
 
     /// Requests received so far, valid or not.
@@ -136,7 +201,12 @@ impl Simulator {
             Ok(collected) => collected.to_bytes(),
             Err(_) => Bytes::new(),
         };
-        tencent::handle(self, &parts, &body)
+        // Huawei's APIs are REST paths; Tencent's are all POSTs to `/`.
+        if parts.uri.path().starts_with("/v3/") {
+            huawei::handle(self, &parts, &body)
+        } else {
+            tencent::handle(self, &parts, &body)
+        }
     }
 }
 

@@ -2,13 +2,14 @@
 //! real error codes, the `Response` envelope, per-account rate limits, then the action.
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use http_body_util::Full;
 use hyper::Response;
 use hyper::http::request::Parts;
 use serde_json::{Value, json};
 
-use super::{Simulator, json_response, request_id, tencent_postgres};
+use super::{Simulator, json_response, request_id, tencent_mysql, tencent_postgres, tencent_redis};
+use crate::providers::tencent::parse_time;
 use crate::signing::tc3::{self, Tc3Request};
 
 /// Signatures older or newer than this are expired, as on the real API.
@@ -24,13 +25,29 @@ struct Action {
     handler: fn(&Simulator, &str, &Value) -> Result<Value, ApiFault>,
 }
 
-const ACTIONS: &[Action] = &[Action {
-    action: "DescribeTasks",
-    version: "2017-03-12",
-    service: "postgres",
-    kind: "tencent_postgres",
-    handler: tencent_postgres::describe_tasks,
-}];
+const ACTIONS: &[Action] = &[
+    Action {
+        action: "DescribeTasks",
+        version: "2017-03-12",
+        service: "postgres",
+        kind: "tencent_postgres",
+        handler: tencent_postgres::describe_tasks,
+    },
+    Action {
+        action: "DescribeTasks",
+        version: "2017-03-20",
+        service: "cdb",
+        kind: "tencent_mysql",
+        handler: tencent_mysql::describe_tasks,
+    },
+    Action {
+        action: "DescribeTaskList",
+        version: "2018-04-12",
+        service: "redis",
+        kind: "tencent_redis",
+        handler: tencent_redis::describe_task_list,
+    },
+];
 
 /// A Tencent error: code and message, answered with HTTP 200 as the real API does.
 #[derive(Debug)]
@@ -174,6 +191,20 @@ fn verify_signature(
         }
     }
     Ok(account)
+}
+
+/// An optional time parameter (`YYYY-MM-DD HH:MM:SS`, Beijing time), else
+/// `InvalidParameterValue`.
+pub fn time_param(params: &Value, name: &str) -> Result<Option<DateTime<Utc>>, ApiFault> {
+    match params.get(name).and_then(Value::as_str) {
+        None | Some("") => Ok(None),
+        Some(text) => parse_time(text).map(Some).ok_or_else(|| {
+            ApiFault::new(
+                "InvalidParameterValue",
+                format!("{name} {text:?} is not a time."),
+            )
+        }),
+    }
 }
 
 /// An optional integer parameter within `range`, else `InvalidParameterValue`.

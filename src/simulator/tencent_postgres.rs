@@ -1,46 +1,36 @@
 //! PostgreSQL `DescribeTasks` 2017-03-12: time filters, `Limit` 1-100, `Offset`, ordering by
 //! start time, and the `TaskSet` shape of the reference page.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::Simulator;
-use super::tencent::{ApiFault, int_param};
+use super::tencent::{ApiFault, int_param, time_param};
 use super::world::{SimState, SimTask};
-use crate::providers::tencent::{format_time, parse_time};
+use crate::providers::tencent::format_time;
 
 pub fn describe_tasks(sim: &Simulator, region: &str, params: &Value) -> Result<Value, ApiFault> {
     let limit = int_param(params, "Limit", 20, 1..=100)? as usize;
     let offset = int_param(params, "Offset", 0, 0..=i64::MAX)? as usize;
     let now = Utc::now();
-    let time_param = |name: &str| -> Result<Option<DateTime<Utc>>, ApiFault> {
-        match params.get(name).and_then(Value::as_str) {
-            None | Some("") => Ok(None),
-            Some(text) => parse_time(text).map(Some).ok_or_else(|| {
-                ApiFault::new(
-                    "InvalidParameterValue",
-                    format!("{name} {text:?} is not a time."),
-                )
-            }),
-        }
-    };
-    let min_start = time_param("MinStartTime")?.unwrap_or(now - chrono::Duration::days(180));
-    let max_start = time_param("MaxStartTime")?.unwrap_or(now);
+    let min_start =
+        time_param(params, "MinStartTime")?.unwrap_or(now - chrono::Duration::days(180));
+    let max_start = time_param(params, "MaxStartTime")?.unwrap_or(now);
     let descending = params.get("OrderByType").and_then(Value::as_str) != Some("asc");
     let instance = params.get("DBInstanceId").and_then(Value::as_str);
 
     let world = sim.world();
-    let mut matching: Vec<(&SimTask, SimState)> = world
-        .tasks("tencent_postgres", region)
-        .iter()
-        .filter(|t| t.start >= min_start && t.start <= max_start)
-        .filter(|t| instance.is_none_or(|id| t.instance_id == id))
-        .filter_map(|t| Some((t, t.state_at(now)?)))
+    let matching: Vec<(&SimTask, SimState)> = world
+        .started(
+            "tencent_postgres",
+            region,
+            min_start..=max_start,
+            now,
+            descending,
+        )
+        .into_iter()
+        .filter(|(t, _)| instance.is_none_or(|id| t.instance_id() == id))
         .collect();
-    matching.sort_by_key(|(t, _)| (t.start, t.id));
-    if descending {
-        matching.reverse();
-    }
     let task_set: Vec<Value> = matching
         .iter()
         .skip(offset)
@@ -60,7 +50,7 @@ fn render(task: &SimTask, state: SimState) -> Value {
     json!({
         "TaskId": task.id,
         "TaskType": task.task_type,
-        "DBInstanceId": task.instance_id,
+        "DBInstanceId": task.instance_id(),
         "StartTime": format_time(task.start),
         "EndTime": end,
         "Status": status,

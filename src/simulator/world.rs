@@ -18,8 +18,11 @@ pub enum SimOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimTask {
     pub id: u64,
+    /// The provider's own task type (a CDB name such as `MODIFY PARAM`, a Redis code such as
+    /// `"034"`), rendered as that API writes it.
     pub task_type: String,
-    pub instance_id: String,
+    /// The instances the task names: one, except for CDB's batch tasks.
+    pub instance_ids: Vec<String>,
     pub start: DateTime<Utc>,
     /// How long it runs; `None` runs forever (a stuck task), at `stuck_progress`.
     pub duration: Option<Duration>,
@@ -39,6 +42,16 @@ pub enum SimState {
 }
 
 impl SimTask {
+    /// The first instance the task names.
+    pub fn instance_id(&self) -> &str {
+        self.instance_ids.first().map_or("", String::as_str)
+    }
+
+    /// When the task is planned to end, if it ever does.
+    pub fn planned_end(&self) -> Option<DateTime<Utc>> {
+        Some(self.start + chrono::Duration::from_std(self.duration?).ok()?)
+    }
+
     /// The task's state at `now`, `None` before it starts.
     pub fn state_at(&self, now: DateTime<Utc>) -> Option<SimState> {
         if self.start > now {
@@ -91,6 +104,30 @@ impl World {
             .unwrap_or_default()
     }
 
+    /// The tasks of `kind` in `region` that have started by `now` and started within
+    /// `starts`, with their state at `now`, ordered by start (then id), newest first when
+    /// `newest_first`.
+    pub fn started(
+        &self,
+        kind: &str,
+        region: &str,
+        starts: std::ops::RangeInclusive<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        newest_first: bool,
+    ) -> Vec<(&SimTask, SimState)> {
+        let mut matching: Vec<(&SimTask, SimState)> = self
+            .tasks(kind, region)
+            .iter()
+            .filter(|t| starts.contains(&t.start))
+            .filter_map(|t| Some((t, t.state_at(now)?)))
+            .collect();
+        matching.sort_by_key(|(t, _)| (t.start, t.id));
+        if newest_first {
+            matching.reverse();
+        }
+        matching
+    }
+
     /// Changes one task (e.g. to finish it now); false if there is none with that id.
     pub fn update(
         &mut self,
@@ -117,7 +154,7 @@ mod tests {
         let task = SimTask {
             id: 1,
             task_type: "RestoreDatabase".into(),
-            instance_id: "postgres-1".into(),
+            instance_ids: vec!["postgres-1".into()],
             start,
             duration: Some(Duration::from_secs(100)),
             outcome: SimOutcome::Fail,

@@ -1,0 +1,184 @@
+//! The Huawei Cloud API Gateway as the simulator speaks it: SDK-HMAC-SHA256 verification over
+//! the signed headers, the project in the path checked against the account, per-account rate
+//! limits, and errors as an HTTP status with `{"error_code", "error_msg", "request_id"}` and
+//! the request id also in `X-Request-Id`.
+
+use bytes::Bytes;
+use chrono::{NaiveDateTime, Utc};
+use http_body_util::Full;
+use hyper::Response;
+use hyper::http::request::Parts;
+use serde_json::{Value, json};
+
+use super::{SimAccount, Simulator, huawei_rds, json_response};
+use crate::signing::huawei::{self as sign, HuaweiRequest};
+
+/// `X-Sdk-Date` further than this from the gateway's clock is rejected.
+const MAX_CLOCK_SKEW_SECONDS: i64 = 15 * 60;
+
+/// A gateway or service error: HTTP status, code and message.
+#[derive(Debug)]
+pub struct ApiFault {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiFault {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiFault {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn unauthenticated(message: &str) -> Self {
+        ApiFault::new(
+            401,
+            "APIGW.0301",
+            format!("Incorrect IAM authentication information: {message}"),
+        )
+    }
+}
+
+/// An authenticated request: whose, and for which region (from the project in its path).
+pub struct Caller {
+    pub account: SimAccount,
+    pub region: String,
+}
+
+pub fn handle(sim: &Simulator, parts: &Parts, body: &Bytes) -> Response<Full<Bytes>> {
+    let request_id = format!("{:032x}", fastrand::u128(..));
+    let (status, value) = match answer(sim, parts, body) {
+        Ok(value) => (200, value),
+        Err(fault) => (
+            fault.status,
+            json!({
+                "error_code": fault.code,
+                "error_msg": fault.message,
+                "request_id": request_id,
+            }),
+        ),
+    };
+    let mut response = json_response(status, &value);
+    if let Ok(id) = hyper::header::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn answer(sim: &Simulator, parts: &Parts, body: &Bytes) -> Result<Value, ApiFault> {
+    let segments: Vec<&str> = parts.uri.path().trim_matches('/').split('/').collect();
+    let ["v3", project, "tasklist"] = segments.as_slice() else {
+        return Err(ApiFault::new(
+            404,
+            "APIGW.0101",
+            "The API does not exist or has not been published in the environment",
+        ));
+    };
+    if parts.method != hyper::Method::GET {
+        return Err(ApiFault::new(405, "APIGW.0101", "Method not allowed"));
+    }
+    let query = sign::parse_query(parts.uri.query().unwrap_or_default())
+        .ok_or_else(|| ApiFault::new(400, "APIGW.0106", "The query string is malformed"))?;
+    let caller = authenticate(sim, parts, body, project, &query)?;
+    if !sim.admit(&caller.account, "huawei_rds") {
+        return Err(ApiFault::new(
+            429,
+            "APIGW.0308",
+            "The throttling threshold has been reached: policy user over ratelimit",
+        ));
+    }
+    huawei_rds::list_tasks(sim, &caller.region, &query)
+}
+
+/// Checks the signature, the date, the token and the project; returns the caller.
+fn authenticate(
+    sim: &Simulator,
+    parts: &Parts,
+    body: &Bytes,
+    project: &str,
+    query: &[(String, String)],
+) -> Result<Caller, ApiFault> {
+    let authorization = header(parts, "authorization")
+        .ok_or_else(|| ApiFault::unauthenticated("Authorization not found in request"))?;
+    let parsed = sign::parse_authorization(authorization)
+        .ok_or_else(|| ApiFault::unauthenticated("Authorization format incorrect"))?;
+    let account = sim
+        .account(parsed.access_key)
+        .ok_or_else(|| ApiFault::unauthenticated("ak not found"))?;
+    let sdk_date = header(parts, "x-sdk-date")
+        .ok_or_else(|| ApiFault::unauthenticated("X-Sdk-Date not found in request"))?;
+    let signed_at = NaiveDateTime::parse_from_str(sdk_date, sign::DATE_FORMAT)
+        .map_err(|_| ApiFault::unauthenticated("X-Sdk-Date format incorrect"))?
+        .and_utc();
+    if (Utc::now() - signed_at).num_seconds().abs() > MAX_CLOCK_SKEW_SECONDS {
+        return Err(ApiFault::new(
+            401,
+            "APIGW.0303",
+            "Incorrect app authentication information: request expired",
+        ));
+    }
+    if !parsed.signed_headers.contains(&"host") || !parsed.signed_headers.contains(&"x-sdk-date") {
+        return Err(ApiFault::unauthenticated(
+            "host and x-sdk-date must be signed",
+        ));
+    }
+    let mut headers = Vec::new();
+    for name in &parsed.signed_headers {
+        let value = header(parts, name).ok_or_else(|| {
+            ApiFault::unauthenticated("a signed header is missing from the request")
+        })?;
+        headers.push((*name, value));
+    }
+    let query: Vec<(&str, &str)> = query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let expected = sign::signature(
+        &account.secret,
+        &HuaweiRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: &query,
+            headers: &headers,
+            body,
+        },
+        sdk_date,
+    );
+    if parsed.signature != expected {
+        return Err(ApiFault::unauthenticated("verify aksk signature fail"));
+    }
+    if let Some(token) = &account.token {
+        if header(parts, "x-security-token") != Some(token.as_str()) {
+            return Err(ApiFault::unauthenticated(
+                "the security token is invalid or expired",
+            ));
+        }
+    }
+    if header(parts, "x-project-id").is_some_and(|p| p != project) {
+        return Err(ApiFault::new(
+            400,
+            "APIGW.0106",
+            "X-Project-Id does not match the project in the path",
+        ));
+    }
+    let region = account
+        .projects
+        .iter()
+        .find(|(_, id)| id.as_str() == project)
+        .map(|(region, _)| region.clone())
+        .ok_or_else(|| {
+            ApiFault::new(
+                403,
+                "APIGW.0302",
+                "The IAM user is not authorized to access the API: unknown project",
+            )
+        })?;
+    Ok(Caller { account, region })
+}
