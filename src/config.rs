@@ -411,7 +411,25 @@ impl RawAccount {
             .into_iter()
             .enumerate()
             .map(|(index, target)| {
-                target.validate(self.provider, &format!("{key}.targets[{index}]"))
+                let key = format!("{key}.targets[{index}]");
+                if let Credentials::Huawei {
+                    project_id: None,
+                    project_ids,
+                    ..
+                } = &credentials
+                {
+                    let missing = target.regions.value.iter().find(|r| !project_ids.contains_key(*r));
+                    if let Some(region) = missing {
+                        return Err(invalid(
+                            &target.regions,
+                            format!("{key}.regions"),
+                            format!(
+                                "{region} has no project: add it to credentials.project_ids, or set credentials.project_id"
+                            ),
+                        ));
+                    }
+                }
+                target.validate(self.provider, &key)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Account {

@@ -32,6 +32,10 @@ const CASES: &[(&str, &str)] = &[
         "accounts[0].credentials.project_id: missing; set project_id, or project_ids per region at line 5, column 7",
     ),
     (
+        "invalid-huawei-region-without-project.yaml",
+        "accounts[0].targets[0].regions: cn-east-3 has no project: add it to credentials.project_ids, or set credentials.project_id at line 12, column 18",
+    ),
+    (
         "invalid-kind-of-other-cloud.yaml",
         "accounts[0].targets[0].kind: tencent_postgres is a tencent API, but this account's provider is huawei at line 9, column 15",
     ),
@@ -159,5 +163,20 @@ fn the_example_config_parses() {
         .replace("${HUAWEICLOUD_SDK_AK}", "AKexample")
         .replace("${HUAWEICLOUD_SDK_SK}", "example-key");
     let config = Config::parse(&text).unwrap_or_else(|e| panic!("config.example.yaml: {e}"));
-    assert!(!config.accounts.is_empty());
+    // The example shows every provider kind.
+    let mut kinds: Vec<&str> = config
+        .accounts
+        .iter()
+        .flat_map(|a| a.targets.iter().map(|t| t.kind.provider().kind()))
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            "huawei_rds",
+            "tencent_mysql",
+            "tencent_postgres",
+            "tencent_redis"
+        ]
+    );
 }

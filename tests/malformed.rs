@@ -1,0 +1,322 @@
+//! Malformed answers, one table for every provider: a page that cannot be read at all is a
+//! `bad_response` (or the HTTP status's outcome), an entry that cannot be read is skipped and
+//! counted, and nothing panics. Then the same over HTTP, through the exporter.
+
+mod common;
+
+use cloud_task_exporter::providers::{self, ApiResponse, Outcome};
+use common::{parse, scrape, start_exporter, value};
+
+/// What reading one answer must give.
+#[derive(Debug, PartialEq)]
+enum Expect {
+    Error(Outcome),
+    /// A page: how many tasks and how many skipped entries.
+    Page {
+        tasks: usize,
+        skipped: u64,
+    },
+}
+
+/// The list key of each Tencent API, and its well-formed task entry.
+const TENCENT: [(&str, &str, &str); 3] = [
+    (
+        "tencent_postgres",
+        "TaskSet",
+        r#"{"TaskId": 1, "StartTime": "2024-01-01 08:00:00", "Status": "Running", "TaskType": "RestoreDatabase", "DBInstanceId": "postgres-1", "Progress": 10}"#,
+    ),
+    (
+        "tencent_mysql",
+        "Items",
+        r#"{"JobId": 1, "StartTime": "2024-01-01 08:00:00", "TaskStatus": "RUNNING", "TaskType": "REBOOT", "InstanceIds": ["cdb-1"], "Progress": 10}"#,
+    ),
+    (
+        "tencent_redis",
+        "Tasks",
+        r#"{"TaskId": 1, "StartTime": "2024-01-01 08:00:00", "Result": 1, "TaskType": "012", "InstanceId": "crs-1", "Progress": 0.1}"#,
+    ),
+];
+
+fn tencent_table(list: &str, good: &str) -> Vec<(u16, String, Expect)> {
+    use Expect::{Error, Page};
+    use Outcome::{BadResponse, ServerError, Throttled};
+    let ok = |inner: String| format!(r#"{{"Response": {{"RequestId": "r-1", {inner}}}}}"#);
+    vec![
+        (200, String::new(), Error(BadResponse)),
+        (200, "<html>ok</html>".into(), Error(BadResponse)),
+        (
+            200,
+            r#"{"Response": {"TotalCount": 1"#.into(),
+            Error(BadResponse),
+        ),
+        (200, r#"{"Response": null}"#.into(), Error(BadResponse)),
+        (200, r#"{"Result": {}}"#.into(), Error(BadResponse)),
+        (200, ok(format!(r#""{list}": []"#)), Error(BadResponse)),
+        (
+            200,
+            ok(format!(r#""TotalCount": "many", "{list}": []"#)),
+            Error(BadResponse),
+        ),
+        (
+            200,
+            ok(format!(r#""TotalCount": -1, "{list}": []"#)),
+            Error(BadResponse),
+        ),
+        (
+            200,
+            ok(format!(r#""TotalCount": 1, "{list}": {{}}"#)),
+            Error(BadResponse),
+        ),
+        (
+            200,
+            ok(format!(r#""TotalCount": 1, "{list}": "x""#)),
+            Error(BadResponse),
+        ),
+        (
+            200,
+            ok(format!(r#""TotalCount": 0, "{list}": null"#)),
+            Page {
+                tasks: 0,
+                skipped: 0,
+            },
+        ),
+        (
+            200,
+            ok(r#""TotalCount": 0"#.into()),
+            Page {
+                tasks: 0,
+                skipped: 0,
+            },
+        ),
+        (
+            200,
+            ok(format!(
+                r#""TotalCount": "4", "{list}": [null, 5, "x", {good}]"#
+            )),
+            Page {
+                tasks: 1,
+                skipped: 3,
+            },
+        ),
+        (
+            200,
+            ok(format!(r#""TotalCount": 2, "{list}": [{{}}, {good}]"#)),
+            Page {
+                tasks: 1,
+                skipped: 1,
+            },
+        ),
+        (502, "<html>Bad Gateway</html>".into(), Error(ServerError)),
+        (429, String::new(), Error(Throttled)),
+    ]
+}
+
+fn huawei_table() -> Vec<(u16, String, Expect)> {
+    use Expect::{Error, Page};
+    use Outcome::{AuthError, BadResponse, ClientError, ServerError, Throttled};
+    let good = r#"{"id": "a1", "name": "RebootInstance", "instance_id": "i1", "status": "Running", "process": "10", "create_time": "2024-01-01T00:00:00+0000"}"#;
+    vec![
+        (200, String::new(), Error(BadResponse)),
+        (200, "[]".into(), Error(BadResponse)),
+        (
+            200,
+            r#"{"total_count": 1, "tasks": ["#.into(),
+            Error(BadResponse),
+        ),
+        (200, r#"{"tasks": []}"#.into(), Error(BadResponse)),
+        (
+            200,
+            r#"{"total_count": "x", "tasks": []}"#.into(),
+            Error(BadResponse),
+        ),
+        (
+            200,
+            r#"{"total_count": 1, "tasks": {}}"#.into(),
+            Error(BadResponse),
+        ),
+        (
+            200,
+            r#"{"total_count": 0}"#.into(),
+            Page {
+                tasks: 0,
+                skipped: 0,
+            },
+        ),
+        (
+            200,
+            format!(r#"{{"total_count": 3, "tasks": [null, {{"id": 7}}, {good}]}}"#),
+            Page {
+                tasks: 1,
+                skipped: 2,
+            },
+        ),
+        (401, "unauthorized".into(), Error(AuthError)),
+        (429, String::new(), Error(Throttled)),
+        (
+            400,
+            r#"{"error_code": "APIGW.0308", "error_msg": "throttled"}"#.into(),
+            Error(Throttled),
+        ),
+        (
+            404,
+            r#"{"error_code": "APIGW.0101"}"#.into(),
+            Error(ClientError),
+        ),
+        (
+            500,
+            r#"{"error_code": "DBS.0001", "error_msg": "x"}"#.into(),
+            Error(ServerError),
+        ),
+        (503, "<html>unavailable</html>".into(), Error(ServerError)),
+    ]
+}
+
+fn read(kind: &str, status: u16, body: &str) -> Expect {
+    let provider = providers::lookup(kind).expect("registered");
+    match provider.parse_response(&ApiResponse {
+        status,
+        request_id: None,
+        body: body.as_bytes(),
+    }) {
+        Ok(page) => Expect::Page {
+            tasks: page.tasks.len(),
+            skipped: page.skipped,
+        },
+        Err(error) => {
+            // The message says what was wrong, and never is empty.
+            assert!(!error.to_string().is_empty());
+            Expect::Error(error.outcome())
+        }
+    }
+}
+
+#[test]
+fn malformed_answers_of_every_provider() {
+    let mut rows = 0;
+    for (kind, list, good) in TENCENT {
+        for (status, body, expect) in tencent_table(list, good) {
+            assert_eq!(read(kind, status, &body), expect, "{kind}: {status} {body}");
+            rows += 1;
+        }
+    }
+    for (status, body, expect) in huawei_table() {
+        assert_eq!(
+            read("huawei_rds", status, &body),
+            expect,
+            "huawei_rds: {status} {body}"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, 3 * 16 + 14);
+}
+
+/// A loopback HTTP server that answers every request with `status` and `body`.
+async fn fixed_answer(status: u16, body: &'static str) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = vec![0; 64 * 1024];
+                let mut read = 0;
+                // Read until the end of the headers, then the body by Content-Length.
+                loop {
+                    let Ok(n) = stream.read(&mut buffer[read..]).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    read += n;
+                    let text = String::from_utf8_lossy(&buffer[..read]);
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if read >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_exporter_a_bad_page_is_counted_and_entries_are_skipped() {
+    let unreadable =
+        fixed_answer(200, r#"{"Response": {"RequestId": "r-1", "TaskSet": []}}"#).await;
+    let half_readable = fixed_answer(
+        200,
+        r#"{"total_count": 2, "tasks": [{"id": 1}, {"id": "ok", "name": "RebootInstance", "instance_id": "i1", "status": "Running", "process": "10", "create_time": "2030-01-01T00:00:00+0000"}]}"#,
+    )
+    .await;
+    let yaml = format!(
+        r#"
+global:
+  min_interval: 0s
+  lookback: 1h
+accounts:
+  - name: t
+    provider: tencent
+    credentials: {{secret_id: id, secret_key: key}}
+    targets:
+      - kind: tencent_postgres
+        regions: [ap-guangzhou]
+        endpoint: http://{unreadable}
+  - name: h
+    provider: huawei
+    credentials: {{access_key: ak, secret_key: sk, project_id: p}}
+    targets:
+      - kind: huawei_rds
+        regions: [cn-north-4]
+        endpoint: http://{half_readable}
+"#
+    );
+    let exporter = start_exporter(&yaml).await;
+    let samples = parse(&scrape(exporter).await);
+    let postgres = [
+        ("account", "t"),
+        ("provider", "tencent_postgres"),
+        ("region", "ap-guangzhou"),
+    ];
+    assert_eq!(value(&samples, "cloud_task_up", &postgres), 0.0);
+    let bad = [postgres.as_slice(), &[("outcome", "bad_response")]].concat();
+    assert_eq!(value(&samples, "cloud_task_api_requests_total", &bad), 1.0);
+
+    let huawei = [
+        ("account", "h"),
+        ("provider", "huawei_rds"),
+        ("region", "cn-north-4"),
+    ];
+    assert_eq!(value(&samples, "cloud_task_up", &huawei), 1.0);
+    assert_eq!(
+        value(&samples, "cloud_task_skipped_entries_total", &huawei),
+        1.0
+    );
+    let running = [
+        huawei.as_slice(),
+        &[
+            ("instance_id", "i1"),
+            ("task_type", "RebootInstance"),
+            ("status", "running"),
+        ],
+    ]
+    .concat();
+    assert_eq!(value(&samples, "cloud_task_tasks", &running), 1.0);
+}

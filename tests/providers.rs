@@ -1,0 +1,376 @@
+//! Every provider end to end over loopback: one config with all four kinds (CDB in two
+//! regions, one per response shape), a known task set per target, and exact series back.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Timelike, Utc};
+use cloud_task_exporter::simulator::{CdbShape, SimAccount, SimOutcome, SimTask, Simulator};
+use common::{find, parse, promtool_check_metrics, scrape, start_exporter, value};
+
+const SECRET_ID: &str = "AKIDprovidersEXAMPLE000000000000";
+const SECRET_KEY: &str = "canary-tencent-key-5d41402abc4b2a76";
+const ACCESS_KEY: &str = "HPUAPROVIDERSEXAMPLE";
+const HUAWEI_KEY: &str = "canary-huawei-key-7215ee9c7d9dc229";
+const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+const TASKS: u64 = 120;
+
+/// One target of the test: the simulated API and what its raw values become.
+struct Case {
+    kind: &'static str,
+    region: &'static str,
+    account: &'static str,
+    /// Raw task types as the API writes them, and the `task_type` each must become.
+    task_types: [(&'static str, &'static str); 2],
+    instances: [&'static str; 2],
+    /// The status a task the simulator pauses is reported as (not every API can pause).
+    paused_as: &'static str,
+    /// Whether some tasks name both instances (CDB batch tasks).
+    multi_instance: bool,
+    /// The task id label of simulated task `id`.
+    task_id: fn(u64) -> String,
+}
+
+fn decimal(id: u64) -> String {
+    id.to_string()
+}
+
+fn huawei_id(id: u64) -> String {
+    format!("{id:032x}")
+}
+
+const CASES: [Case; 5] = [
+    Case {
+        kind: "tencent_postgres",
+        region: "ap-guangzhou",
+        account: "tencent",
+        task_types: [
+            ("RestoreDatabase", "RestoreDatabase"),
+            ("CreateInstance", "CreateInstance"),
+        ],
+        instances: ["postgres-aaaa0001", "postgres-bbbb0002"],
+        paused_as: "paused",
+        multi_instance: false,
+        task_id: decimal,
+    },
+    Case {
+        kind: "tencent_mysql",
+        region: "ap-guangzhou",
+        account: "tencent",
+        task_types: [
+            ("MODIFY PARAM", "MODIFY_PARAM"),
+            ("BATCH ROLLBACK", "BATCH_ROLLBACK"),
+        ],
+        instances: ["cdb-names001", "cdb-names002"],
+        paused_as: "paused",
+        multi_instance: true,
+        task_id: decimal,
+    },
+    Case {
+        kind: "tencent_mysql",
+        region: "ap-shanghai",
+        account: "tencent",
+        task_types: [
+            ("MODIFY PARAM", "MODIFY_PARAM"),
+            ("BATCH ROLLBACK", "BATCH_ROLLBACK"),
+        ],
+        instances: ["cdb-codes001", "cdb-codes002"],
+        paused_as: "paused",
+        multi_instance: true,
+        task_id: decimal,
+    },
+    Case {
+        kind: "tencent_redis",
+        region: "ap-beijing",
+        account: "tencent",
+        task_types: [
+            ("012", "FLOW_BACKUPINSTANCE"),
+            ("034", "FLOW_MODIFYINSTANCEPARAMS"),
+        ],
+        instances: ["crs-aaaa0001", "crs-bbbb0002"],
+        paused_as: "pending",
+        multi_instance: false,
+        task_id: decimal,
+    },
+    Case {
+        kind: "huawei_rds",
+        region: "cn-north-4",
+        account: "huawei",
+        task_types: [
+            ("CreateManualBackup", "CreateManualBackup"),
+            ("RestoreMysqlInInstance", "RestoreMysqlInInstance"),
+        ],
+        instances: [
+            "4d00c7e9d22145deb889937a72b59c8ein01",
+            "9f3e1b2a6c7d4e8f9a0b1c2d3e4f5a6bin01",
+        ],
+        paused_as: "running",
+        multi_instance: false,
+        task_id: huawei_id,
+    },
+];
+
+/// What the test plans for task `i` of a case: raw type, instances, and outcome.
+struct Planned {
+    raw_type: &'static str,
+    task_type: &'static str,
+    instances: Vec<&'static str>,
+    /// `failed`, `running`, `paused` or `succeeded`, as the simulator plays it.
+    plan: &'static str,
+}
+
+fn plan(case: &Case, i: u64) -> Planned {
+    let (raw_type, task_type) = case.task_types[(i % 3 == 0) as usize];
+    let first = case.instances[(i % 2) as usize];
+    let instances = if case.multi_instance && i % 7 == 0 {
+        vec![first, case.instances[((i + 1) % 2) as usize]]
+    } else {
+        vec![first]
+    };
+    let plan = match i % 10 {
+        0 => "failed",
+        1 => "running",
+        2 => "paused",
+        _ => "succeeded",
+    };
+    Planned {
+        raw_type,
+        task_type,
+        instances,
+        plan,
+    }
+}
+
+/// The `status` label a planned task must show.
+fn expected_status(case: &Case, planned: &Planned) -> &'static str {
+    match planned.plan {
+        "paused" => case.paused_as,
+        other => other,
+    }
+}
+
+fn tasks(case: &Case, base_id: u64, now: DateTime<Utc>) -> Vec<SimTask> {
+    (0..TASKS)
+        .map(|i| {
+            let planned = plan(case, i);
+            let (duration, outcome, stuck_progress) = match planned.plan {
+                "failed" => (Some(Duration::from_secs(60)), SimOutcome::Fail, 0.0),
+                "running" => (None, SimOutcome::Succeed, 0.25),
+                "paused" => (None, SimOutcome::Pause, 0.5),
+                _ => (Some(Duration::from_secs(60)), SimOutcome::Succeed, 0.0),
+            };
+            SimTask {
+                id: base_id + i,
+                task_type: planned.raw_type.into(),
+                instance_ids: planned.instances.iter().map(|s| (*s).to_owned()).collect(),
+                start: now - chrono::Duration::hours(2) + chrono::Duration::seconds(10 * i as i64),
+                duration,
+                outcome,
+                stuck_progress,
+                message: (planned.plan == "failed").then(|| "simulated failure".into()),
+            }
+        })
+        .collect()
+}
+
+async fn simulator() -> (Simulator, std::net::SocketAddr) {
+    let sim = Simulator::new();
+    sim.add_account(SimAccount::tencent(SECRET_ID, SECRET_KEY));
+    sim.add_account(SimAccount::huawei(
+        ACCESS_KEY,
+        HUAWEI_KEY,
+        &[("cn-north-4", PROJECT)],
+    ));
+    sim.set_cdb_shape("ap-shanghai", CdbShape::Codes);
+    let now = Utc::now().with_nanosecond(0).unwrap();
+    for (n, case) in CASES.iter().enumerate() {
+        sim.world().add(
+            case.kind,
+            case.region,
+            tasks(case, 10_000 * (n as u64 + 1), now),
+        );
+    }
+    (sim.clone(), sim.start().await.unwrap())
+}
+
+fn config(sim: std::net::SocketAddr, tencent_key: &str, huawei_key: &str) -> String {
+    format!(
+        r#"
+global:
+  min_interval: 0s
+accounts:
+  - name: tencent
+    provider: tencent
+    credentials: {{secret_id: {SECRET_ID}, secret_key: "{tencent_key}"}}
+    targets:
+      - kind: tencent_postgres
+        regions: [ap-guangzhou]
+        endpoint: http://{sim}
+      - kind: tencent_mysql
+        regions: [ap-guangzhou, ap-shanghai]
+        endpoint: http://{sim}
+      - kind: tencent_redis
+        regions: [ap-beijing]
+        endpoint: http://{sim}
+  - name: huawei
+    provider: huawei
+    credentials:
+      access_key: {ACCESS_KEY}
+      secret_key: "{huawei_key}"
+      project_ids: {{cn-north-4: {PROJECT}}}
+    targets:
+      - kind: huawei_rds
+        regions: [cn-north-4]
+        endpoint: http://{sim}
+"#
+    )
+}
+
+fn target(case: &Case) -> [(&'static str, &'static str); 3] {
+    [
+        ("account", case.account),
+        ("provider", case.kind),
+        ("region", case.region),
+    ]
+}
+
+fn labels<'a>(case: &Case, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    target(case)
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_provider_gives_exact_series_for_a_known_task_set() {
+    let (_sim, sim_addr) = simulator().await;
+    let exporter = start_exporter(&config(sim_addr, SECRET_KEY, HUAWEI_KEY)).await;
+    let body = scrape(exporter).await;
+    let samples = parse(&body);
+    promtool_check_metrics(&body);
+
+    let statuses = [
+        "pending",
+        "running",
+        "paused",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "unknown",
+    ];
+    for case in &CASES {
+        let t = target(case);
+        assert_eq!(value(&samples, "cloud_task_up", &t), 1.0, "{t:?}");
+        assert_eq!(
+            value(
+                &samples,
+                "cloud_task_api_requests_total",
+                &labels(case, &[("outcome", "ok")])
+            ),
+            // 120 tasks: pages of 100, or of 50 for Huawei.
+            if case.kind == "huawei_rds" { 3.0 } else { 2.0 },
+            "{t:?}"
+        );
+        assert_eq!(
+            value(&samples, "cloud_task_skipped_entries_total", &t),
+            0.0,
+            "{t:?}"
+        );
+
+        // Expected counts, from the plan alone: one per (instance named, task).
+        let mut expected: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
+        for i in 0..TASKS {
+            let planned = plan(case, i);
+            for instance in &planned.instances {
+                *expected
+                    .entry((instance, planned.task_type, expected_status(case, &planned)))
+                    .or_default() += 1;
+            }
+        }
+        let series = find(&samples, "cloud_task_tasks", &t);
+        assert_eq!(series.len(), 2 * 2 * statuses.len(), "{t:?}");
+        for instance in case.instances {
+            for (_, task_type) in case.task_types {
+                for status in statuses {
+                    let want = expected
+                        .get(&(instance, task_type, status))
+                        .copied()
+                        .unwrap_or(0);
+                    let l = labels(
+                        case,
+                        &[
+                            ("instance_id", instance),
+                            ("task_type", task_type),
+                            ("status", status),
+                        ],
+                    );
+                    assert_eq!(
+                        value(&samples, "cloud_task_tasks", &l),
+                        want as f64,
+                        "{l:?}"
+                    );
+                }
+            }
+        }
+
+        // Progress of every unfinished task, by task id and instance.
+        let base = 10_000 * (CASES.iter().position(|c| std::ptr::eq(c, case)).unwrap() as u64 + 1);
+        let mut unfinished = 0;
+        for i in 0..TASKS {
+            let planned = plan(case, i);
+            let progress = match planned.plan {
+                "running" => 0.25,
+                "paused" => 0.5,
+                _ => continue,
+            };
+            let id = (case.task_id)(base + i);
+            for instance in &planned.instances {
+                unfinished += 1;
+                let l = labels(
+                    case,
+                    &[
+                        ("task_id", &id),
+                        ("instance_id", instance),
+                        ("task_type", planned.task_type),
+                    ],
+                );
+                assert_eq!(
+                    value(&samples, "cloud_task_progress_ratio", &l),
+                    progress,
+                    "{l:?}"
+                );
+            }
+        }
+        assert_eq!(
+            find(&samples, "cloud_task_progress_ratio", &t).len(),
+            unfinished,
+            "{t:?}"
+        );
+    }
+    assert!(!body.contains(SECRET_KEY) && !body.contains(HUAWEI_KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_auth_errors_for_every_provider() {
+    let (_sim, sim_addr) = simulator().await;
+    let exporter = start_exporter(&config(sim_addr, "wrong-tencent-key", "wrong-huawei-key")).await;
+    let body = scrape(exporter).await;
+    let samples = parse(&body);
+    for case in &CASES {
+        let t = target(case);
+        assert_eq!(value(&samples, "cloud_task_up", &t), 0.0, "{t:?}");
+        assert_eq!(
+            value(
+                &samples,
+                "cloud_task_api_requests_total",
+                &labels(case, &[("outcome", "auth_error")])
+            ),
+            1.0,
+            "{t:?}: not retried"
+        );
+        assert!(find(&samples, "cloud_task_tasks", &t).is_empty(), "{t:?}");
+    }
+    promtool_check_metrics(&body);
+}
