@@ -7,10 +7,12 @@
 //! - [`config`]: the YAML config, read into spanned raw types and validated in one pass, so
 //!   every error names its key, line and column; the redacted view of `--check-config`.
 //! - [`secret`]: the type that holds credentials and never prints them.
-//! - [`signing`]: request signing, one pure module per scheme ([`signing::tc3`]).
+//! - [`signing`]: request signing, one pure module per scheme ([`signing::tc3`] for Tencent,
+//!   [`signing::huawei`] for Huawei's AK/SK).
 //! - [`providers`]: one file per task API behind the [`providers::Provider`] trait and one
 //!   registration table; each builds signed page requests and parses pages into the shared
-//!   task model, with no I/O. [`providers::tencent`] holds what Tencent's APIs share.
+//!   task model, with no I/O. [`providers::tencent`] and [`providers::huawei`] hold what each
+//!   cloud's APIs share.
 //! - [`task`]: the provider-neutral task model and its normalised statuses.
 //! - [`sweep`]: the engine: per target (account x kind x region) state, rate limiting,
 //!   paging, deadlines, the first-sweep baseline and the deduplication of finished tasks.
