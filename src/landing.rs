@@ -34,7 +34,7 @@ pub fn render(app: &App) -> String {
                     Err(e) => format!("{}: {e}", e.outcome()),
                 },
                 match &report.result {
-                    Ok(snapshot) => snapshot.tasks.len().to_string(),
+                    Ok(snapshot) => snapshot.total.to_string(),
                     Err(_) => String::new(),
                 },
             ),

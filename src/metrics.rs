@@ -4,7 +4,6 @@
 //! Counters and histograms outlive scrapes (they are cumulative); the task gauges are rebuilt
 //! on every scrape from the targets that answered, so a failed target shows no stale numbers.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -227,14 +226,14 @@ impl Metrics {
         self.rate_limit_wait.get_or_create(target).inc_by(seconds);
     }
 
-    /// Creates the finished counters of a task's (instance, task type) at 0, so that the first
+    /// Creates the finished counters of an (instance, task type) at 0, so that the first
     /// failure is an increase that `increase()` and alerts can see, not a new series.
-    pub fn task_seen(&self, target: &TargetLabels, task: &Task) {
+    pub fn task_seen(&self, target: &TargetLabels, instance_id: &str, task_type: &str) {
         for status in TaskStatus::ALL.into_iter().filter(|s| s.is_finished()) {
             drop(self.finished.get_or_create(&StatusLabels {
                 target: target.clone(),
-                instance_id: task.instance_id.clone(),
-                task_type: task.task_type.clone(),
+                instance_id: instance_id.to_owned(),
+                task_type: task_type.to_owned(),
                 status: status.as_str(),
             }));
         }
@@ -352,10 +351,20 @@ impl Metrics {
             let Ok(snapshot) = &report.result else {
                 continue;
             };
-            for (labels, count) in status_counts(target, &snapshot.tasks) {
-                tasks.get_or_create(&labels).set(count);
+            for ((instance_id, task_type), counts) in &snapshot.counts {
+                for (status, count) in TaskStatus::ALL.iter().zip(counts) {
+                    let labels = StatusLabels {
+                        target: target.clone(),
+                        instance_id: instance_id.clone(),
+                        task_type: task_type.clone(),
+                        status: status.as_str(),
+                    };
+                    tasks
+                        .get_or_create(&labels)
+                        .set(i64::try_from(*count).unwrap_or(i64::MAX));
+                }
             }
-            for task in snapshot.tasks.iter().filter(|t| !t.status.is_finished()) {
+            for task in &snapshot.unfinished {
                 let labels = TaskIdLabels {
                     target: target.clone(),
                     instance_id: task.instance_id.clone(),
@@ -386,27 +395,6 @@ impl Metrics {
             start,
         );
     }
-}
-
-/// Task counts per (instance, task type, status), with every status present (0 where none)
-/// for each (instance, task type) seen.
-pub fn status_counts(target: &TargetLabels, tasks: &[Task]) -> BTreeMap<StatusLabels, i64> {
-    let mut counts = BTreeMap::new();
-    for task in tasks {
-        for status in TaskStatus::ALL {
-            let labels = StatusLabels {
-                target: target.clone(),
-                instance_id: task.instance_id.clone(),
-                task_type: task.task_type.clone(),
-                status: status.as_str(),
-            };
-            let count = counts.entry(labels).or_insert(0);
-            if status == task.status {
-                *count += 1;
-            }
-        }
-    }
-    counts
 }
 
 fn register_target_gauges(registry: &mut Registry, reports: &[(TargetLabels, Arc<SweepReport>)]) {
@@ -465,49 +453,5 @@ mod tests {
             "application/openmetrics-text; q=0"
         )));
         assert!(!accepts_openmetrics(None));
-    }
-
-    fn task(id: &str, instance: &str, status: TaskStatus) -> Task {
-        Task {
-            id: id.into(),
-            task_type: "RestoreDatabase".into(),
-            instance_id: instance.into(),
-            instance_name: None,
-            status,
-            progress: None,
-            start_time: chrono::Utc::now(),
-            end_time: None,
-            message: None,
-        }
-    }
-
-    #[test]
-    fn every_status_is_present_for_each_instance_and_type() {
-        let target = TargetLabels {
-            account: "a".into(),
-            provider: "tencent_postgres".into(),
-            region: "r".into(),
-        };
-        let counts = status_counts(
-            &target,
-            &[
-                task("1", "i-1", TaskStatus::Running),
-                task("2", "i-1", TaskStatus::Running),
-                task("3", "i-2", TaskStatus::Failed),
-            ],
-        );
-        assert_eq!(counts.len(), 2 * TaskStatus::ALL.len());
-        let count = |instance: &str, status: TaskStatus| {
-            counts[&StatusLabels {
-                target: target.clone(),
-                instance_id: instance.into(),
-                task_type: "RestoreDatabase".into(),
-                status: status.as_str(),
-            }]
-        };
-        assert_eq!(count("i-1", TaskStatus::Running), 2);
-        assert_eq!(count("i-1", TaskStatus::Failed), 0);
-        assert_eq!(count("i-2", TaskStatus::Failed), 1);
-        assert_eq!(count("i-2", TaskStatus::Unknown), 0);
     }
 }

@@ -326,20 +326,6 @@ async fn a_wrong_secret_key_is_an_auth_error_and_spares_the_other_targets() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttling_by_the_provider_is_counted_as_throttled() {
-    // The simulator allows one request a second; the second page comes too soon.
-    let (_sim, sim_addr, _) = simulator_with_known_tasks(1.0).await;
-    let exporter = start_exporter(
-        &config(sim_addr, SECRET_KEY).replace("endpoint:", "rate_limit: 100\n        endpoint:"),
-    )
-    .await;
-    let samples = parse(&scrape(exporter).await);
-    assert_eq!(value(&samples, "cloud_task_up", &TARGET), 0.0);
-    assert_eq!(requests(&samples, "throttled"), 1.0);
-    assert_eq!(requests(&samples, "ok"), 1.0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_api_is_cut_off_at_the_scrape_deadline() {
     // Accepts connections and never answers.
     let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -366,7 +352,8 @@ async fn an_unreachable_endpoint_is_a_network_error() {
     let exporter = start_exporter(&config(closed_addr, SECRET_KEY)).await;
     let samples = parse(&scrape(exporter).await);
     assert_eq!(value(&samples, "cloud_task_up", &TARGET), 0.0);
-    assert_eq!(requests(&samples, "network_error"), 1.0);
+    // A network error is worth retrying: four attempts, each counted.
+    assert_eq!(requests(&samples, "network_error"), 4.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

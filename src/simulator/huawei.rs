@@ -10,6 +10,7 @@ use hyper::Response;
 use hyper::http::request::Parts;
 use serde_json::{Value, json};
 
+use super::faults::Injected;
 use super::{SimAccount, Simulator, huawei_rds, json_response};
 use crate::signing::huawei::{self as sign, HuaweiRequest};
 
@@ -48,9 +49,35 @@ pub struct Caller {
     pub region: String,
 }
 
+/// An injected fault, as the gateway or the service would answer it.
+pub fn fault(fault: Injected) -> Response<Full<Bytes>> {
+    let error = match fault {
+        Injected::Throttled => ApiFault::new(
+            429,
+            "APIGW.0308",
+            "The throttling threshold has been reached: policy user over ratelimit",
+        ),
+        Injected::Malformed => {
+            let mut response = json_response(200, &Value::Null);
+            *response.body_mut() = Full::new(Bytes::from_static(
+                br#"{"total_count": 3, "tasks": [{"id": "a", "na"#,
+            ));
+            return response;
+        }
+        Injected::ServerError | Injected::Hang => {
+            ApiFault::new(500, "DBS.200000", "Internal server error")
+        }
+    };
+    respond(Err(error))
+}
+
 pub fn handle(sim: &Simulator, parts: &Parts, body: &Bytes) -> Response<Full<Bytes>> {
+    respond(answer(sim, parts, body))
+}
+
+fn respond(result: Result<Value, ApiFault>) -> Response<Full<Bytes>> {
     let request_id = format!("{:032x}", fastrand::u128(..));
-    let (status, value) = match answer(sim, parts, body) {
+    let (status, value) = match result {
         Ok(value) => (200, value),
         Err(fault) => (
             fault.status,

@@ -9,6 +9,7 @@
 //! HTTP-status errors); the task timeline is shared (`world.rs`) and filled by a seedable
 //! generator (`generator.rs`) or by tests.
 
+mod faults;
 mod generator;
 mod huawei;
 mod huawei_rds;
@@ -31,6 +32,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+pub use faults::Faults;
 pub use generator::{Generator, Scenario};
 pub use tencent_mysql::CdbShape;
 pub use world::{SimOutcome, SimTask, World};
@@ -98,7 +100,11 @@ struct Inner {
     limiters: Mutex<HashMap<(String, &'static str), Arc<governor::DefaultDirectRateLimiter>>>,
     /// Regions whose CDB answers in the integer-code shape.
     cdb_code_regions: Mutex<HashSet<String>>,
+    faults: Mutex<HashMap<&'static str, Faults>>,
+    rng: Mutex<Option<fastrand::Rng>>,
     requests: AtomicU64,
+    /// When each request of each API arrived, for rate checks.
+    arrivals: Mutex<HashMap<&'static str, Vec<std::time::Instant>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -137,6 +143,39 @@ impl Simulator {
         } else {
             CdbShape::Names
         }
+    }
+
+    /// Sets the faults of one API kind (`tencent_postgres`, ...), replacing earlier ones.
+    pub fn set_faults(&self, kind: &'static str, faults: Faults) {
+        lock(&self.inner.faults).insert(kind, faults);
+    }
+
+    /// When each request of `kind` arrived, oldest first.
+    pub fn arrivals(&self, kind: &str) -> Vec<std::time::Instant> {
+        lock(&self.inner.arrivals)
+            .get(kind)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Requests of `kind` received so far, valid or not.
+    pub fn requests_of(&self, kind: &str) -> usize {
+        lock(&self.inner.arrivals).get(kind).map_or(0, Vec::len)
+    }
+
+    /// Records a request of `kind` and decides which fault, if any, it meets.
+    fn arrive(&self, kind: &'static str) -> (std::time::Duration, Option<faults::Injected>) {
+        lock(&self.inner.arrivals)
+            .entry(kind)
+            .or_default()
+            .push(std::time::Instant::now());
+        let mut all = lock(&self.inner.faults);
+        let Some(faults) = all.get_mut(kind) else {
+            return (std::time::Duration::ZERO, None);
+        };
+        let mut rng = lock(&self.inner.rng);
+        let rng = rng.get_or_insert_with(|| fastrand::Rng::with_seed(0x5eed));
+        (faults.latency, faults.roll(rng))
     }
 
     /// Requests received so far, valid or not.
@@ -202,7 +241,25 @@ impl Simulator {
             Err(_) => Bytes::new(),
         };
         // Huawei's APIs are REST paths; Tencent's are all POSTs to `/`.
-        if parts.uri.path().starts_with("/v3/") {
+        let huawei = parts.uri.path().starts_with("/v3/");
+        let kind = if huawei {
+            Some("huawei_rds")
+        } else {
+            tencent::kind_of(&parts)
+        };
+        if let Some(kind) = kind {
+            let (latency, fault) = self.arrive(kind);
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            match fault {
+                Some(faults::Injected::Hang) => std::future::pending::<()>().await,
+                Some(fault) if huawei => return huawei::fault(fault),
+                Some(fault) => return tencent::fault(fault),
+                None => {}
+            }
+        }
+        if huawei {
             huawei::handle(self, &parts, &body)
         } else {
             tencent::handle(self, &parts, &body)

@@ -8,6 +8,7 @@ use hyper::Response;
 use hyper::http::request::Parts;
 use serde_json::{Value, json};
 
+use super::faults::Injected;
 use super::{Simulator, json_response, request_id, tencent_mysql, tencent_postgres, tencent_redis};
 use crate::providers::tencent::parse_time;
 use crate::signing::tc3::{self, Tc3Request};
@@ -63,6 +64,46 @@ impl ApiFault {
             message: message.into(),
         }
     }
+}
+
+/// The provider kind an action request is for, if it names one the simulator serves.
+pub fn kind_of(parts: &Parts) -> Option<&'static str> {
+    let action = header(parts, "x-tc-action")?;
+    let version = header(parts, "x-tc-version")?;
+    ACTIONS
+        .iter()
+        .find(|a| a.action == action && a.version == version)
+        .map(|a| a.kind)
+}
+
+/// An injected fault, as the real API would answer it.
+pub fn fault(fault: Injected) -> Response<Full<Bytes>> {
+    let (code, message) = match fault {
+        Injected::Throttled => (
+            "RequestLimitExceeded",
+            "Your current request times equals to `limit`. Please try again later.",
+        ),
+        Injected::Malformed => {
+            let mut response = json_response(200, &Value::Null);
+            *response.body_mut() = Full::new(Bytes::from_static(
+                br#"{"Response": {"TotalCount": 3, "TaskSet": [{"TaskId": 1, "StartT"#,
+            ));
+            return response;
+        }
+        Injected::ServerError | Injected::Hang => (
+            "InternalError",
+            "An internal error has occurred. Retry your request.",
+        ),
+    };
+    json_response(
+        200,
+        &json!({
+            "Response": {
+                "Error": { "Code": code, "Message": message },
+                "RequestId": request_id(),
+            }
+        }),
+    )
 }
 
 pub fn handle(sim: &Simulator, parts: &Parts, body: &Bytes) -> Response<Full<Bytes>> {

@@ -1,10 +1,18 @@
-//! The sweep engine: for each target (account x kind x region), fetch the tasks of the lookback
-//! window through the account's rate limiter, page by page, before the scrape's deadline; keep
-//! what is needed to count each finished task exactly once.
+//! The sweep engine: for each target (account x kind x region), bring its window of tasks up
+//! to date through the account's rate limiter before the scrape's deadline, and count each
+//! finished task exactly once.
 //!
-//! Each target's state sits behind an async mutex. A scrape that finds a sweep in flight waits
-//! for it and then reuses its result (younger than `min_interval`), so concurrent scrapes cost
-//! the API calls of one.
+//! - Single flight: each target's state sits behind an async mutex. A scrape that finds a
+//!   sweep in flight waits for it and then reuses its result (younger than `min_interval`), so
+//!   concurrent scrapes cost the API calls of one.
+//! - Incremental: [`window::TaskWindow`] keeps the tasks of the lookback window; after the
+//!   first sweep only the range that can still change is asked for.
+//! - [`fetch`]: the first page gives the total, the other pages are fetched in parallel through
+//!   the limiter; throttling, 5xx and network errors are retried with backoff inside the
+//!   deadline.
+
+mod fetch;
+pub mod window;
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
@@ -17,8 +25,18 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::config::{Config, Credentials};
 use crate::metrics::{Metrics, TargetLabels};
-use crate::providers::{ApiError, ApiRequest, ApiResponse, Page, PageQuery, Provider, TimeWindow};
+use crate::providers::{ApiError, Outcome, Provider, TimeWindow};
 use crate::task::Task;
+
+pub use window::Snapshot;
+use window::TaskWindow;
+
+/// How far before the watermark an incremental sweep starts asking: tasks can become visible
+/// a little after they start.
+const OVERLAP: Duration = Duration::from_secs(120);
+
+/// How much earlier than the scrape's deadline the sweeps' own deadline is.
+const SWEEP_MARGIN: Duration = Duration::from_millis(20);
 
 /// Why an engine could not be built from a config.
 #[derive(Debug, thiserror::Error)]
@@ -43,12 +61,6 @@ pub struct SweepReport {
     pub duration: Duration,
     /// The end of the last successful sweep, this one or an earlier one.
     pub last_success: Option<DateTime<Utc>>,
-}
-
-/// The tasks of the lookback window, as of one successful sweep.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    pub tasks: Vec<Task>,
 }
 
 /// All targets of a config.
@@ -109,6 +121,7 @@ impl Engine {
                         lookback: config.global.lookback,
                         min_interval: config.global.min_interval,
                         state: tokio::sync::Mutex::new(TargetState::default()),
+                        last_success: Mutex::new(None),
                     }));
                 }
             }
@@ -121,31 +134,32 @@ impl Engine {
     }
 
     /// Sweeps every target concurrently and returns each one's report, in config order, by
-    /// `deadline`: a target still running then reports a timeout.
+    /// `deadline`: a target still running then reports a timeout, and its sweep is cancelled.
     pub async fn collect(&self, deadline: Instant) -> Vec<(TargetLabels, Arc<SweepReport>)> {
+        // The sweeps stop a little before the deadline, so that one cut off there is
+        // counted and reported as a timeout before the collection below gives up on it.
+        let sweep_deadline = deadline.checked_sub(SWEEP_MARGIN).unwrap_or(deadline);
         let mut set = tokio::task::JoinSet::new();
         for (index, target) in self.targets.iter().enumerate() {
             let target = target.clone();
-            set.spawn(async move { (index, target.report(deadline).await) });
+            set.spawn(async move { (index, target.report(sweep_deadline).await) });
         }
         let mut reports: Vec<Option<Arc<SweepReport>>> = vec![None; self.targets.len()];
-        while let Some(joined) = set.join_next().await {
-            if let Ok((index, report)) = joined {
-                reports[index] = Some(report);
+        // Every sweep watches the deadline itself; this bounds the rest (a slow parse, a
+        // starved runtime). Dropping the set at the end aborts whatever is left.
+        let _ = timeout_at(deadline, async {
+            while let Some(joined) = set.join_next().await {
+                if let Ok((index, report)) = joined {
+                    reports[index] = Some(report);
+                }
             }
-        }
+        })
+        .await;
         self.targets
             .iter()
             .zip(reports)
             .map(|(target, report)| {
-                let report = report.unwrap_or_else(|| {
-                    Arc::new(SweepReport::failed(
-                        ApiError::Timeout,
-                        Utc::now(),
-                        Duration::ZERO,
-                        None,
-                    ))
-                });
+                let report = report.unwrap_or_else(|| Arc::new(target.timed_out(Utc::now())));
                 (target.labels.clone(), report)
             })
             .collect()
@@ -176,18 +190,14 @@ pub struct Target {
     lookback: Duration,
     min_interval: Duration,
     state: tokio::sync::Mutex<TargetState>,
+    /// The end of the last successful sweep, readable while a sweep holds `state`.
+    last_success: Mutex<Option<DateTime<Utc>>>,
 }
 
 #[derive(Default)]
 struct TargetState {
     last: Option<(Instant, Arc<SweepReport>)>,
-    /// Finished tasks already seen, by id and instance, with their start time for pruning:
-    /// the memory of `cloud_task_finished_total`, bounded by the lookback window.
-    finished_seen: HashMap<(String, String), DateTime<Utc>>,
-    /// Whether the first successful sweep has happened: what it finds finished is the
-    /// baseline, not news.
-    baseline_taken: bool,
-    last_success: Option<DateTime<Utc>>,
+    window: TaskWindow,
 }
 
 impl SweepReport {
@@ -204,6 +214,13 @@ impl SweepReport {
             last_success,
         }
     }
+
+    /// Whether a later scrape may show this report again instead of sweeping: successes and
+    /// the provider's own errors may be (an auth error will not fix itself in seconds), a
+    /// sweep cut short by another scrape's deadline may not.
+    fn reusable(&self) -> bool {
+        !matches!(self.result, Err(ApiError::Timeout))
+    }
 }
 
 impl Target {
@@ -213,36 +230,57 @@ impl Target {
         state.last.as_ref().map(|(_, report)| report.clone())
     }
 
+    fn last_success(&self) -> Option<DateTime<Utc>> {
+        *self
+            .last_success
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn timed_out(&self, started_at: DateTime<Utc>) -> SweepReport {
+        let duration = (Utc::now() - started_at).to_std().unwrap_or_default();
+        SweepReport::failed(ApiError::Timeout, started_at, duration, self.last_success())
+    }
+
     /// A report no older than `min_interval`: the last one, or a new sweep's.
     pub async fn report(&self, deadline: Instant) -> Arc<SweepReport> {
         let started_at = Utc::now();
         let started = Instant::now();
         let Ok(mut state) = timeout_at(deadline, self.state.lock()).await else {
-            return Arc::new(SweepReport::failed(
-                ApiError::Timeout,
-                started_at,
-                started.elapsed(),
-                None,
-            ));
+            return Arc::new(self.timed_out(started_at));
         };
         if let Some((at, report)) = &state.last {
-            if at.elapsed() < self.min_interval {
+            if at.elapsed() < self.min_interval && report.reusable() {
                 return report.clone();
             }
         }
-        let window = TimeWindow {
-            start: started_at - self.lookback,
+        let window_start = started_at - self.lookback;
+        let from = state.window.query_start(window_start, OVERLAP);
+        let query = TimeWindow {
+            start: from,
             end: started_at,
         };
-        let report = match self.fetch_window(window, deadline).await {
+        let report = match self.fetch_window(query, deadline).await {
             Ok(tasks) => {
-                state.count_newly_finished(&tasks, window.start, &self.labels, &self.metrics);
-                state.last_success = Some(Utc::now());
+                let tasks = tasks.into_iter().filter(|t| self.wanted(t)).collect();
+                for task in state.window.merge(from, tasks) {
+                    self.metrics.task_finished(&self.labels, &task);
+                }
+                state.window.prune(window_start);
+                let snapshot = state.window.snapshot();
+                for (instance_id, task_type) in snapshot.counts.keys() {
+                    self.metrics.task_seen(&self.labels, instance_id, task_type);
+                }
+                let now = Utc::now();
+                *self
+                    .last_success
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(now);
                 SweepReport {
-                    result: Ok(Snapshot { tasks }),
+                    result: Ok(snapshot),
                     started_at,
                     duration: started.elapsed(),
-                    last_success: state.last_success,
+                    last_success: Some(now),
                 }
             }
             Err(error) => {
@@ -255,7 +293,7 @@ impl Target {
                     error = %error,
                     "sweep failed"
                 );
-                SweepReport::failed(error, started_at, started.elapsed(), state.last_success)
+                SweepReport::failed(error, started_at, started.elapsed(), self.last_success())
             }
         };
         let report = Arc::new(report);
@@ -263,168 +301,10 @@ impl Target {
         report
     }
 
-    /// Every task that started in `window`, page by page, filtered by the target's
-    /// `instance_ids` and `task_types`.
-    async fn fetch_window(
-        &self,
-        window: TimeWindow,
-        deadline: Instant,
-    ) -> Result<Vec<Task>, ApiError> {
-        let limit = self.provider.max_page_size();
-        // A task naming several instances (CDB) is one entry per instance, with one id.
-        let mut by_key: HashMap<(String, String), Task> = HashMap::new();
-        let mut offset = 0;
-        loop {
-            let page = self.fetch_page(window, offset, limit, deadline).await?;
-            let read = page.tasks.len() as u64 + page.skipped;
-            for task in page.tasks {
-                if self.wanted(&task) {
-                    by_key.insert((task.id.clone(), task.instance_id.clone()), task);
-                }
-            }
-            offset += u64::from(limit);
-            // An empty page ends the walk even if TotalCount promised more.
-            if offset >= page.total || read == 0 {
-                break;
-            }
-        }
-        let mut tasks: Vec<Task> = by_key.into_values().collect();
-        tasks.sort_by(|a, b| {
-            (a.start_time, &a.id, &a.instance_id).cmp(&(b.start_time, &b.id, &b.instance_id))
-        });
-        Ok(tasks)
-    }
-
     fn wanted(&self, task: &Task) -> bool {
         (self.instance_ids.is_empty() || self.instance_ids.contains(&task.instance_id))
             && (self.task_types.is_empty() || self.task_types.contains(&task.task_type))
     }
-
-    async fn fetch_page(
-        &self,
-        window: TimeWindow,
-        offset: u64,
-        limit: u32,
-        deadline: Instant,
-    ) -> Result<Page, ApiError> {
-        let waiting = Instant::now();
-        let ready = timeout_at(deadline, self.limiter.until_ready()).await;
-        self.metrics
-            .rate_limit_wait(&self.labels, waiting.elapsed().as_secs_f64());
-        if ready.is_err() {
-            return Err(ApiError::Timeout);
-        }
-        let request = self.provider.build_request(&PageQuery {
-            region: &self.labels.region,
-            endpoint: &self.endpoint,
-            credentials: &self.credentials,
-            window,
-            offset,
-            limit,
-            now: Utc::now(),
-        })?;
-        let sent = Instant::now();
-        let result = match timeout_at(deadline, send(&self.client, request)).await {
-            Err(_) => Err(ApiError::Timeout),
-            Ok(Err(error)) => Err(error),
-            Ok(Ok(response)) => self.provider.parse_response(&ApiResponse {
-                status: response.status,
-                request_id: response.request_id.as_deref(),
-                body: &response.body,
-            }),
-        };
-        let outcome = match &result {
-            Ok(_) => crate::providers::Outcome::Ok,
-            Err(error) => error.outcome(),
-        };
-        self.metrics
-            .api_request(&self.labels, outcome, sent.elapsed().as_secs_f64());
-        if let Ok(page) = &result {
-            if page.skipped > 0 {
-                self.metrics.skipped_entries(&self.labels, page.skipped);
-            }
-            for note in &page.notes {
-                log_once(self.provider.kind(), note, page.request_id.as_deref());
-            }
-        }
-        result
-    }
-}
-
-impl TargetState {
-    /// Counts the finished tasks not seen before, except on the first sweep, whose finished
-    /// tasks are the baseline; then forgets tasks that left the window.
-    fn count_newly_finished(
-        &mut self,
-        tasks: &[Task],
-        window_start: DateTime<Utc>,
-        labels: &TargetLabels,
-        metrics: &Metrics,
-    ) {
-        for task in tasks {
-            metrics.task_seen(labels, task);
-            if !task.status.is_finished() {
-                continue;
-            }
-            let new = self
-                .finished_seen
-                .insert((task.id.clone(), task.instance_id.clone()), task.start_time)
-                .is_none();
-            if new && self.baseline_taken {
-                metrics.task_finished(labels, task);
-            }
-        }
-        self.baseline_taken = true;
-        self.finished_seen.retain(|_, start| *start >= window_start);
-    }
-}
-
-struct RawResponse {
-    status: u16,
-    request_id: Option<String>,
-    body: bytes::Bytes,
-}
-
-async fn send(client: &reqwest::Client, request: ApiRequest) -> Result<RawResponse, ApiError> {
-    let mut builder = client.request(request.method, request.url);
-    for (name, value) in request.headers {
-        // reqwest writes Host from the URL, the same value that was signed.
-        if name != "Host" {
-            builder = builder.header(name, value);
-        }
-    }
-    let response = builder
-        .body(request.body)
-        .send()
-        .await
-        .map_err(network_error)?;
-    let status = response.status().as_u16();
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response.bytes().await.map_err(network_error)?;
-    Ok(RawResponse {
-        status,
-        request_id,
-        body,
-    })
-}
-
-/// reqwest's message plus its causes, which say what actually went wrong (refused, DNS, TLS).
-fn network_error(error: reqwest::Error) -> ApiError {
-    if error.is_timeout() {
-        return ApiError::Timeout;
-    }
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    ApiError::Network(message)
 }
 
 /// Logs a parse note (unknown status, skipped entry) the first time it is seen, not on every
@@ -447,4 +327,13 @@ fn log_once(kind: &str, note: &str, request_id: Option<&str>) {
             "{note}"
         );
     }
+}
+
+/// Whether an error is worth another attempt: the provider asked us to slow down, failed on
+/// its side, or the network did.
+fn retryable(error: &ApiError) -> bool {
+    matches!(
+        error.outcome(),
+        Outcome::Throttled | Outcome::ServerError | Outcome::NetworkError
+    )
 }
