@@ -17,12 +17,12 @@ const TASKS: u64 = 150;
 
 /// What the test expects of task `i`, decided here and nowhere else.
 fn plan(i: u64) -> (&'static str, &'static str, &'static str) {
-    let instance = if i % 2 == 0 {
+    let instance = if i.is_multiple_of(2) {
         "postgres-aaaa0001"
     } else {
         "postgres-bbbb0002"
     };
-    let task_type = if i % 3 == 0 {
+    let task_type = if i.is_multiple_of(3) {
         "RestoreDatabase"
     } else {
         "CreateInstance"

@@ -122,9 +122,9 @@ struct Planned {
 }
 
 fn plan(case: &Case, i: u64) -> Planned {
-    let (raw_type, task_type) = case.task_types[(i % 3 == 0) as usize];
+    let (raw_type, task_type) = case.task_types[i.is_multiple_of(3) as usize];
     let first = case.instances[(i % 2) as usize];
-    let instances = if case.multi_instance && i % 7 == 0 {
+    let instances = if case.multi_instance && i.is_multiple_of(7) {
         vec![first, case.instances[((i + 1) % 2) as usize]]
     } else {
         vec![first]

@@ -181,12 +181,12 @@ fn authenticate(
     if parsed.signature != expected {
         return Err(ApiFault::unauthenticated("verify aksk signature fail"));
     }
-    if let Some(token) = &account.token {
-        if header(parts, "x-security-token") != Some(token.as_str()) {
-            return Err(ApiFault::unauthenticated(
-                "the security token is invalid or expired",
-            ));
-        }
+    if let Some(token) = &account.token
+        && header(parts, "x-security-token") != Some(token.as_str())
+    {
+        return Err(ApiFault::unauthenticated(
+            "the security token is invalid or expired",
+        ));
     }
     if header(parts, "x-project-id").is_some_and(|p| p != project) {
         return Err(ApiFault::new(

@@ -223,13 +223,13 @@ fn verify_signature(
             "The provided credentials could not be validated. Please check your signature is correct.",
         ));
     }
-    if let Some(token) = &account.token {
-        if header(parts, "x-tc-token") != Some(token.as_str()) {
-            return Err(ApiFault::new(
-                "AuthFailure.TokenFailure",
-                "Token is invalid or expired.",
-            ));
-        }
+    if let Some(token) = &account.token
+        && header(parts, "x-tc-token") != Some(token.as_str())
+    {
+        return Err(ApiFault::new(
+            "AuthFailure.TokenFailure",
+            "Token is invalid or expired.",
+        ));
     }
     Ok(account)
 }

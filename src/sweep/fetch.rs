@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use governor::clock::Clock;
 use tokio::time::{Instant, timeout_at};
 
+use super::window::TaskSet;
 use super::{Target, log_once, retryable};
 use crate::providers::{ApiError, ApiRequest, ApiResponse, Outcome, Page, PageQuery, TimeWindow};
 use crate::task::Task;
@@ -30,18 +31,20 @@ fn backoff(retry: u32) -> Duration {
 }
 
 impl Target {
-    /// Every task that started in `window`: the first page says how many there are, the
-    /// others are fetched concurrently. Any page failing fails the whole range.
+    /// Every wanted task that started in `window`: the first page says how many there are,
+    /// the others are fetched concurrently. Any page failing fails the whole range.
     pub(super) async fn fetch_window(
         &self,
         window: TimeWindow,
         deadline: Instant,
-    ) -> Result<Vec<Task>, ApiError> {
+    ) -> Result<TaskSet, ApiError> {
         let limit = self.provider.max_page_size();
         let first = self.fetch_page(window, 0, limit, deadline).await?;
         let mut total = first.total;
         let first_read = first.tasks.len() as u64 + first.skipped;
-        let mut tasks = first.tasks;
+        // Sized once for the whole answer: no growing (and briefly doubling) as pages come.
+        let mut tasks = TaskSet::with_capacity(usize::try_from(total).unwrap_or(0).min(1 << 20));
+        self.keep_wanted(&mut tasks, first.tasks);
         if first_read == 0 {
             // An empty first page ends the walk even if the total promised more.
             return Ok(tasks);
@@ -59,10 +62,16 @@ impl Target {
             while let Some(page) = pages.next().await {
                 let page = page?;
                 total = total.max(page.total);
-                tasks.extend(page.tasks);
+                self.keep_wanted(&mut tasks, page.tasks);
             }
         }
         Ok(tasks)
+    }
+
+    fn keep_wanted(&self, set: &mut TaskSet, tasks: Vec<Task>) {
+        for task in tasks.into_iter().filter(|t| self.wanted(t)) {
+            set.insert(task);
+        }
     }
 
     /// One page, retried while the error is worth retrying and the deadline allows.

@@ -249,10 +249,11 @@ impl Target {
         let Ok(mut state) = timeout_at(deadline, self.state.lock()).await else {
             return Arc::new(self.timed_out(started_at));
         };
-        if let Some((at, report)) = &state.last {
-            if at.elapsed() < self.min_interval && report.reusable() {
-                return report.clone();
-            }
+        if let Some((at, report)) = &state.last
+            && at.elapsed() < self.min_interval
+            && report.reusable()
+        {
+            return report.clone();
         }
         let window_start = started_at - self.lookback;
         let from = state.window.query_start(window_start, OVERLAP);
@@ -262,7 +263,6 @@ impl Target {
         };
         let report = match self.fetch_window(query, deadline).await {
             Ok(tasks) => {
-                let tasks = tasks.into_iter().filter(|t| self.wanted(t)).collect();
                 for task in state.window.merge(from, tasks) {
                     self.metrics.task_finished(&self.labels, &task);
                 }

@@ -6,25 +6,78 @@
 //! range replaces what the window held for it; the rest is kept. Tasks are dropped as they
 //! leave the lookback window, so memory is bounded by the window, not by uptime.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::task::{Task, TaskStatus};
 
-/// A task is one per (task id, instance): a CDB task naming several instances is one entry
-/// for each.
-type TaskKey = (String, String);
+/// A task as a set member, identified by (task id, instance): a CDB task naming several
+/// instances is one member for each. The task is its own key, so no id is stored twice,
+/// which matters at a hundred thousand tasks.
+#[derive(Debug)]
+struct Entry(Task);
 
-fn key(task: &Task) -> TaskKey {
-    (task.id.clone(), task.instance_id.clone())
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id && self.0.instance_id == other.0.instance_id
+    }
+}
+
+impl Eq for Entry {}
+
+impl Hash for Entry {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+        self.0.instance_id.hash(state);
+    }
+}
+
+/// Tasks deduplicated by (task id, instance): what one sweep fetched.
+#[derive(Debug, Default)]
+pub struct TaskSet(HashSet<Entry>);
+
+impl TaskSet {
+    pub fn with_capacity(capacity: usize) -> Self {
+        TaskSet(HashSet::with_capacity(capacity))
+    }
+
+    /// Adds a task, replacing one with the same id and instance.
+    pub fn insert(&mut self, task: Task) {
+        self.0.replace(Entry(task));
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Vec<Task>> for TaskSet {
+    fn from(tasks: Vec<Task>) -> Self {
+        tasks.into_iter().collect()
+    }
+}
+
+impl FromIterator<Task> for TaskSet {
+    fn from_iter<I: IntoIterator<Item = Task>>(tasks: I) -> Self {
+        let mut set = TaskSet::default();
+        for task in tasks {
+            set.insert(task);
+        }
+        set
+    }
 }
 
 /// The tasks of one target's lookback window.
 #[derive(Debug, Default)]
 pub struct TaskWindow {
-    tasks: HashMap<TaskKey, Task>,
+    tasks: HashSet<Entry>,
     /// Whether a first, whole-window sweep has been merged: what it found finished is the
     /// baseline, not news.
     baseline_taken: bool,
@@ -46,11 +99,11 @@ impl TaskWindow {
         }
         let oldest_unfinished = self
             .tasks
-            .values()
-            .filter(|t| !t.status.is_finished())
-            .map(|t| t.start_time)
+            .iter()
+            .filter(|e| !e.0.status.is_finished())
+            .map(|e| e.0.start_time)
             .min();
-        let newest = || self.tasks.values().map(|t| t.start_time).max();
+        let newest = || self.tasks.iter().map(|e| e.0.start_time).max();
         match oldest_unfinished.or_else(newest) {
             Some(watermark) => {
                 let overlap = chrono::Duration::from_std(overlap).unwrap_or_default();
@@ -63,27 +116,40 @@ impl TaskWindow {
     /// Takes in the complete answer for tasks that started at or after `from`: it replaces
     /// what the window held for that range. Returns the tasks seen finishing for the first
     /// time, which is none on the first merge (the baseline).
-    pub fn merge(&mut self, from: DateTime<Utc>, fetched: Vec<Task>) -> Vec<Task> {
-        let mut replaced: HashMap<TaskKey, Task> = HashMap::new();
-        self.tasks.retain(|k, t| {
-            if t.start_time >= from {
-                replaced.insert(k.clone(), t.clone());
-                false
-            } else {
-                true
-            }
-        });
+    pub fn merge(&mut self, from: DateTime<Utc>, fetched: impl Into<TaskSet>) -> Vec<Task> {
+        let mut fetched = fetched.into().0;
+        // What the window held for the range, taken out in place: no rebuilding of the
+        // (large) window, which would cost time and, briefly, twice its memory.
+        let replaced: HashSet<Entry> = self
+            .tasks
+            .extract_if(|entry| entry.0.start_time >= from)
+            .collect();
         let mut newly_finished = Vec::new();
-        for task in fetched {
-            let key = key(&task);
-            let was_finished = replaced
-                .get(&key)
-                .or_else(|| self.tasks.get(&key))
-                .is_some_and(|t| t.status.is_finished());
-            if self.baseline_taken && task.status.is_finished() && !was_finished {
-                newly_finished.push(task.clone());
+        if self.baseline_taken {
+            for entry in &fetched {
+                let was_finished = replaced
+                    .get(entry)
+                    .or_else(|| self.tasks.get(entry))
+                    .is_some_and(|e| e.0.status.is_finished());
+                if entry.0.status.is_finished() && !was_finished {
+                    newly_finished.push(entry.0.clone());
+                }
             }
-            self.tasks.insert(key, task);
+        }
+        // Move the smaller set into the larger one, which is the first sweep's whole answer
+        // or the window kept from before.
+        if fetched.len() > self.tasks.len() {
+            std::mem::swap(&mut fetched, &mut self.tasks);
+            for entry in fetched {
+                // The fetched answer wins: keep it where both have a task.
+                if !self.tasks.contains(&entry) {
+                    self.tasks.insert(entry);
+                }
+            }
+        } else {
+            for entry in fetched {
+                self.tasks.replace(entry);
+            }
         }
         self.baseline_taken = true;
         newly_finished
@@ -91,13 +157,13 @@ impl TaskWindow {
 
     /// Forgets the tasks that started before `window_start`.
     pub fn prune(&mut self, window_start: DateTime<Utc>) {
-        self.tasks.retain(|_, t| t.start_time >= window_start);
+        self.tasks.retain(|e| e.0.start_time >= window_start);
     }
 
     pub fn snapshot(&self) -> Snapshot {
         let mut counts: BTreeMap<(String, String), [u64; TaskStatus::ALL.len()]> = BTreeMap::new();
         let mut unfinished = Vec::new();
-        for task in self.tasks.values() {
+        for Entry(task) in &self.tasks {
             let status = TaskStatus::ALL
                 .iter()
                 .position(|s| *s == task.status)
@@ -255,7 +321,7 @@ mod tests {
             at(600),
             (0..100)
                 .map(|i| task(&i.to_string(), 500 - i, TaskStatus::Succeeded))
-                .collect(),
+                .collect::<Vec<_>>(),
         );
         window.prune(at(450));
         // Started 500, 499, ... 401 minutes ago: those from 450 on stay.
