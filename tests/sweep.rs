@@ -272,3 +272,51 @@ async fn tasks_leaving_the_window_are_forgotten() {
     let samples = parse(&scrape(exporter).await);
     assert_eq!(tasks_by_status(&samples, "succeeded"), 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_engine_keeps_the_windows_of_unchanged_targets() {
+    use cloud_task_exporter::config::Config;
+    use cloud_task_exporter::metrics::Metrics;
+    use cloud_task_exporter::sweep::Engine;
+    use std::sync::Arc;
+
+    let (sim, addr) = simulator(tasks(450, 60, 30, 3)).await;
+    sim.world()
+        .add("tencent_redis", REGION, tasks(450, 60, 30, 3));
+    let metrics = Arc::new(Metrics::new(&[60.0], true));
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(10);
+    let before = Engine::new(&Config::parse(&config(addr, "")).unwrap(), metrics.clone()).unwrap();
+    before.collect(deadline()).await;
+    assert_eq!(sim.requests_of(KIND), 5);
+
+    // The reloaded config adds a Redis target and leaves the PostgreSQL one as it was.
+    let redis = format!(
+        "      - kind: tencent_redis\n        regions: [{REGION}]\n        endpoint: http://{addr}\n"
+    );
+    let after = Engine::new(
+        &Config::parse(&config(addr, &redis)).unwrap(),
+        metrics.clone(),
+    )
+    .unwrap();
+    assert_eq!(after.carry_over_from(&before), 1);
+    let reports = after.collect(deadline()).await;
+    assert!(reports.iter().all(|(_, r)| r.result.is_ok()));
+    assert_eq!(
+        sim.requests_of(KIND),
+        6,
+        "the unchanged target sweeps incrementally"
+    );
+    assert_eq!(
+        sim.requests_of("tencent_redis"),
+        5,
+        "the new target sweeps cold"
+    );
+
+    // A changed target (here, its filters) starts afresh.
+    let filtered = Engine::new(
+        &Config::parse(&config(addr, "        task_types: [RestoreDatabase]\n")).unwrap(),
+        metrics,
+    )
+    .unwrap();
+    assert_eq!(filtered.carry_over_from(&after), 0);
+}

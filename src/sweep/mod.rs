@@ -133,6 +133,31 @@ impl Engine {
         &self.targets
     }
 
+    /// Takes over the task windows of `previous`'s targets that this engine has unchanged
+    /// (same target, endpoint, credentials, filters and lookback), so a config reload costs
+    /// the targets it did not touch no cold sweep and no new baseline. Returns how many were
+    /// carried over; a target busy sweeping at that moment starts afresh.
+    pub fn carry_over_from(&self, previous: &Engine) -> usize {
+        let mut carried = 0;
+        for target in &self.targets {
+            let Some(old) = previous.targets.iter().find(|o| o.same_source(target)) else {
+                continue;
+            };
+            let (Ok(mut new_state), Ok(mut old_state)) =
+                (target.state.try_lock(), old.state.try_lock())
+            else {
+                continue;
+            };
+            new_state.window = std::mem::take(&mut old_state.window);
+            *target
+                .last_success
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = old.last_success();
+            carried += 1;
+        }
+        carried
+    }
+
     /// Sweeps every target concurrently and returns each one's report, in config order, by
     /// `deadline`: a target still running then reports a timeout, and its sweep is cancelled.
     pub async fn collect(&self, deadline: Instant) -> Vec<(TargetLabels, Arc<SweepReport>)> {
@@ -228,6 +253,16 @@ impl Target {
     pub fn last_report(&self) -> Option<Arc<SweepReport>> {
         let state = self.state.try_lock().ok()?;
         state.last.as_ref().map(|(_, report)| report.clone())
+    }
+
+    /// Whether `other` asks the same API the same things, so that its window is valid here.
+    fn same_source(&self, other: &Target) -> bool {
+        self.labels == other.labels
+            && self.endpoint == other.endpoint
+            && self.credentials == other.credentials
+            && self.instance_ids == other.instance_ids
+            && self.task_types == other.task_types
+            && self.lookback == other.lookback
     }
 
     fn last_success(&self) -> Option<DateTime<Utc>> {
