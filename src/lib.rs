@@ -14,15 +14,17 @@
 //!   task model, with no I/O. [`providers::tencent`] and [`providers::huawei`] hold what each
 //!   cloud's APIs share.
 //! - [`task`]: the provider-neutral task model and its normalised statuses.
-//! - [`sweep`]: the engine: per target (account x kind x region) state, rate limiting,
-//!   paging, deadlines, the first-sweep baseline and the deduplication of finished tasks.
+//! - [`sweep`]: the engine: per target (account x kind x region) task windows swept
+//!   incrementally, rate limiting, parallel paging, retries, deadlines, the first-sweep
+//!   baseline and the deduplication of finished tasks.
 //! - [`metrics`]: the task model and sweep reports as series; long-lived counters and
 //!   histograms, per-scrape gauges, OpenMetrics and text-format output.
 //! - [`process`]: the standard `process_*` metrics.
 //! - [`server`]: the HTTP server (hyper): `/metrics`, `/-/healthy`, `/-/ready`, and
 //!   [`landing`], the page at `/`.
 //! - [`simulator`]: the simulated cloud on loopback that the demo, the tests and the
-//!   benchmarks run against; [`demo`] starts it with a generated world and config.
+//!   benchmark run against, with injectable faults; [`demo`] starts it with a generated
+//!   world and config.
 //!
 //! # The path of one scrape
 //!
@@ -31,10 +33,13 @@
 //! 2. [`sweep::Engine::collect`] runs every target concurrently. Each target takes its own
 //!    lock, so concurrent scrapes share one sweep, and reuses a sweep younger than
 //!    `min_interval`.
-//! 3. A sweep asks its [`providers::Provider`] for pages of the lookback window: each request
-//!    waits for the account's rate limiter, is signed, sent with `reqwest`, and parsed into
-//!    [`task::Task`]s. Newly finished tasks are counted once; a failure becomes `up 0`, an
-//!    `outcome` count and a log line with the provider's request id.
+//! 3. A sweep asks its [`providers::Provider`] for the part of the lookback window that can
+//!    still change (the whole window the first time; see [`sweep::window`]). The first page
+//!    gives the total and the others are fetched in parallel; each request waits for the
+//!    account's rate limiter, is signed, sent with `reqwest`, retried with backoff if the
+//!    provider throttles or fails, and parsed into [`task::Task`]s. Newly finished tasks are
+//!    counted once; a failure becomes `up 0`, an `outcome` count and a log line with the
+//!    provider's request id.
 //! 4. [`metrics::Metrics::encode`] turns the reports into the exposition: gauges from the
 //!    targets that answered, counters and histograms kept across scrapes, self-metrics.
 
