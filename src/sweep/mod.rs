@@ -7,7 +7,7 @@
 //!   concurrent scrapes cost the API calls of one.
 //! - Incremental: [`window::TaskWindow`] keeps the tasks of the lookback window; after the
 //!   first sweep only the range that can still change is asked for.
-//! - [`fetch`]: the first page gives the total, the other pages are fetched in parallel through
+//! - `fetch`: the first page gives the total, the other pages are fetched in parallel through
 //!   the limiter; throttling, 5xx and network errors are retried with backoff inside the
 //!   deadline.
 
