@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{ApiError, ApiRequest, ApiResponse, Outcome, PageQuery};
+use super::{ApiError, ApiRequest, ApiResponse, Outcome, PageQuery, host_header};
 use crate::config::Credentials;
 use crate::signing::huawei::{self as sign, HuaweiRequest};
 
@@ -48,16 +48,7 @@ pub fn build_request(
         ));
     };
     let project = project_id(query.credentials, query.region)?;
-    let host = match (query.endpoint.host_str(), query.endpoint.port()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_owned(),
-        (None, _) => {
-            return Err(ApiError::Request(format!(
-                "endpoint {} has no host",
-                query.endpoint
-            )));
-        }
-    };
+    let host = host_header(query.endpoint)?;
     let full_path = format!("{}{path}", query.endpoint.path().trim_end_matches('/'));
     let sdk_date = query.now.format(sign::DATE_FORMAT).to_string();
     let mut headers = vec![

@@ -8,8 +8,9 @@
 use serde_json::Value;
 
 use super::huawei;
-use super::tencent::{number, text};
-use super::{ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider};
+use super::{
+    ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider, number, read_page, text,
+};
 use crate::task::{Task, TaskStatus, percent_to_ratio};
 
 pub struct HuaweiRds;
@@ -75,31 +76,11 @@ impl Provider for HuaweiRds {
 }
 
 pub fn parse_page(response: &Value) -> Result<Page, String> {
-    let total = number(&response["total_count"])
-        .filter(|n| *n >= 0.0)
-        .ok_or("total_count is missing or not a count")? as u64;
-    let entries = match &response["tasks"] {
-        Value::Array(entries) => entries.as_slice(),
-        Value::Null => &[],
-        _ => return Err("tasks is not an array".into()),
-    };
-    let mut page = Page {
-        total,
-        ..Page::default()
-    };
-    for entry in entries {
-        match normalise(entry) {
-            Ok((task, note)) => {
-                page.notes.extend(note);
-                page.tasks.push(task);
-            }
-            Err(reason) => {
-                page.skipped += 1;
-                page.notes.push(format!("skipped a tasks entry: {reason}"));
-            }
-        }
-    }
-    Ok(page)
+    read_page(
+        ("total_count", &response["total_count"]),
+        ("tasks", &response["tasks"]),
+        |entry| normalise(entry).map(|(task, note)| ([task], note)),
+    )
 }
 
 pub fn status(raw: &str) -> TaskStatus {

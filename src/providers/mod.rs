@@ -14,6 +14,7 @@ pub mod tencent_redis;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::config::Credentials;
 use crate::task::Task;
@@ -121,4 +122,68 @@ pub trait Provider: Send + Sync {
     fn max_page_size(&self) -> u32;
     fn build_request(&self, query: &PageQuery) -> Result<ApiRequest, ApiError>;
     fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError>;
+}
+
+/// The `Host` header of a request to `url`, exactly as the HTTP client will send it (with the
+/// port when the URL names one), which is what both signing schemes sign.
+pub(crate) fn host_header(url: &reqwest::Url) -> Result<String, ApiError> {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => Ok(format!("{host}:{port}")),
+        (Some(host), None) => Ok(host.to_owned()),
+        (None, _) => Err(ApiError::Request(format!("endpoint {url} has no host"))),
+    }
+}
+
+/// Reads a page: its total (a count, or the page is unusable) and its list of entries, each
+/// normalised into tasks, with a note when something was odd, or skipped with the reason.
+/// `list_name` and `total_name` are the API's field names, for messages.
+pub(crate) fn read_page<I: IntoIterator<Item = Task>>(
+    (total_name, total): (&str, &Value),
+    (list_name, entries): (&str, &Value),
+    normalise: impl Fn(&Value) -> Result<(I, Option<String>), String>,
+) -> Result<Page, String> {
+    let total = number(total)
+        .filter(|n| *n >= 0.0)
+        .ok_or_else(|| format!("{total_name} is missing or not a count"))? as u64;
+    let entries = match entries {
+        Value::Array(entries) => entries.as_slice(),
+        Value::Null => &[],
+        _ => return Err(format!("{list_name} is not an array")),
+    };
+    let mut page = Page {
+        total,
+        ..Page::default()
+    };
+    for entry in entries {
+        match normalise(entry) {
+            Ok((tasks, note)) => {
+                page.notes.extend(note);
+                page.tasks.extend(tasks);
+            }
+            Err(reason) => {
+                page.skipped += 1;
+                page.notes
+                    .push(format!("skipped an entry of {list_name}: {reason}"));
+            }
+        }
+    }
+    Ok(page)
+}
+
+/// A string field that may come as a string or a number; empty and null are `None`.
+pub fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A number field that may come as a number or a numeric string (`"60"`, `"60%"`).
+pub fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().trim_end_matches('%').trim().parse().ok(),
+        _ => None,
+    }
 }

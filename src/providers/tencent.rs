@@ -4,7 +4,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 
-use super::{ApiError, ApiRequest, ApiResponse, Outcome, PageQuery};
+use super::{ApiError, ApiRequest, ApiResponse, Outcome, Page, PageQuery, host_header};
 use crate::config::Credentials;
 use crate::signing::tc3::{self, Tc3Request};
 
@@ -47,16 +47,7 @@ impl TencentApi {
                 "a Tencent API needs Tencent credentials".into(),
             ));
         };
-        let host = match (query.endpoint.host_str(), query.endpoint.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_owned(),
-            (None, _) => {
-                return Err(ApiError::Request(format!(
-                    "endpoint {} has no host",
-                    query.endpoint
-                )));
-            }
-        };
+        let host = host_header(query.endpoint)?;
         let payload = serde_json::to_vec(body).map_err(|e| ApiError::Request(e.to_string()))?;
         let timestamp = query.now.timestamp();
         let authorization = tc3::authorization(
@@ -184,22 +175,17 @@ pub fn format_time(time: DateTime<Utc>) -> String {
         .to_string()
 }
 
-/// A string field that may come as a string or a number; empty and null are `None`.
-pub fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// A number field that may come as a number or a numeric string.
-pub fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().trim_end_matches('%').trim().parse().ok(),
-        _ => None,
-    }
+/// A successful call's page, read by `parse_page` from the `Response` object, with the call's
+/// `RequestId`; a page `parse_page` cannot read is a `bad_response` naming that id.
+pub fn parse_response(
+    response: &ApiResponse,
+    parse_page: fn(&Value) -> Result<Page, String>,
+) -> Result<Page, ApiError> {
+    let (body, request_id) = parse_envelope(response)?;
+    let mut page =
+        parse_page(&body).map_err(|detail| ApiError::bad_response(detail, request_id.clone()))?;
+    page.request_id = request_id;
+    Ok(page)
 }
 
 #[cfg(test)]

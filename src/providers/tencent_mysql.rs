@@ -14,7 +14,9 @@
 use serde_json::{Value, json};
 
 use super::tencent::{self, TencentApi};
-use super::{ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider};
+use super::{
+    ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider, number, read_page, text,
+};
 use crate::task::{Task, TaskStatus, percent_to_ratio};
 
 pub const API: TencentApi = TencentApi {
@@ -72,11 +74,7 @@ impl Provider for TencentMysql {
     }
 
     fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
-        let (body, request_id) = tencent::parse_envelope(response)?;
-        let mut page = parse_page(&body)
-            .map_err(|detail| ApiError::bad_response(detail, request_id.clone()))?;
-        page.request_id = request_id;
-        Ok(page)
+        tencent::parse_response(response, parse_page)
     }
 }
 
@@ -90,31 +88,11 @@ pub fn request_body(query: &PageQuery) -> Value {
 }
 
 pub fn parse_page(response: &Value) -> Result<Page, String> {
-    let total = tencent::number(&response["TotalCount"])
-        .filter(|n| *n >= 0.0)
-        .ok_or("TotalCount is missing or not a count")? as u64;
-    let entries = match &response["Items"] {
-        Value::Array(entries) => entries.as_slice(),
-        Value::Null => &[],
-        _ => return Err("Items is not an array".into()),
-    };
-    let mut page = Page {
-        total,
-        ..Page::default()
-    };
-    for entry in entries {
-        match normalise(entry) {
-            Ok((tasks, note)) => {
-                page.notes.extend(note);
-                page.tasks.extend(tasks);
-            }
-            Err(reason) => {
-                page.skipped += 1;
-                page.notes.push(format!("skipped an Items entry: {reason}"));
-            }
-        }
-    }
-    Ok(page)
+    read_page(
+        ("TotalCount", &response["TotalCount"]),
+        ("Items", &response["Items"]),
+        normalise,
+    )
 }
 
 /// The string `TaskStatus` of the first shape.
@@ -169,7 +147,7 @@ fn status(entry: &Value) -> (TaskStatus, String) {
     if let Some(name) = entry["TaskStatus"].as_str() {
         return (status_name(name), format!("TaskStatus {name:?}"));
     }
-    match tencent::number(&entry["Status"]) {
+    match number(&entry["Status"]) {
         Some(code) if code.fract() == 0.0 => (status_code(code as i64), format!("Status {code}")),
         _ => (TaskStatus::Unknown, format!("Status {}", entry["Status"])),
     }
@@ -184,7 +162,7 @@ fn instances(entry: &Value) -> Vec<String> {
         .flatten()
         .map(|d| &d["InstanceId"]);
     let mut ids: Vec<String> = Vec::new();
-    for id in listed.chain(in_data).filter_map(tencent::text) {
+    for id in listed.chain(in_data).filter_map(text) {
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -194,8 +172,8 @@ fn instances(entry: &Value) -> Vec<String> {
 
 /// `Message`, with the error `Code` when it is not 0.
 fn message(entry: &Value) -> Option<String> {
-    let text = tencent::text(&entry["Message"]);
-    let code = tencent::number(&entry["Code"]).filter(|c| *c != 0.0);
+    let text = text(&entry["Message"]);
+    let code = number(&entry["Code"]).filter(|c| *c != 0.0);
     match (text, code) {
         (Some(text), Some(code)) => Some(format!("{text} (code {code})")),
         (None, Some(code)) => Some(format!("code {code}")),
@@ -205,7 +183,7 @@ fn message(entry: &Value) -> Option<String> {
 
 /// One `Items` entry as one task per instance it names, with a note if its status was unknown.
 pub fn normalise(entry: &Value) -> Result<(Vec<Task>, Option<String>), String> {
-    let id = tencent::text(&entry["JobId"]).ok_or("no JobId")?;
+    let id = text(&entry["JobId"]).ok_or("no JobId")?;
     let start_time = entry["StartTime"]
         .as_str()
         .and_then(tencent::parse_time)
@@ -213,8 +191,8 @@ pub fn normalise(entry: &Value) -> Result<(Vec<Task>, Option<String>), String> {
     let (status, raw_status) = status(entry);
     let note =
         (status == TaskStatus::Unknown).then(|| format!("unknown {raw_status} counted as unknown"));
-    let task_type = tencent::text(&entry["TaskType"])
-        .or_else(|| tencent::text(&entry["Type"]))
+    let task_type = text(&entry["TaskType"])
+        .or_else(|| text(&entry["Type"]))
         .map(|raw| task_type_name(&raw))
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "unknown".into());
@@ -228,7 +206,7 @@ pub fn normalise(entry: &Value) -> Result<(Vec<Task>, Option<String>), String> {
         instance_id: String::new(),
         instance_name: None,
         status,
-        progress: tencent::number(&entry["Progress"]).and_then(percent_to_ratio),
+        progress: number(&entry["Progress"]).and_then(percent_to_ratio),
         start_time,
         end_time: if status.is_finished() {
             entry["EndTime"].as_str().and_then(tencent::parse_time)

@@ -6,7 +6,9 @@
 use serde_json::{Value, json};
 
 use super::tencent::{self, TencentApi};
-use super::{ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider};
+use super::{
+    ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider, number, read_page, text,
+};
 use crate::task::{Task, TaskStatus, percent_to_ratio};
 
 pub const API: TencentApi = TencentApi {
@@ -47,11 +49,7 @@ impl Provider for TencentPostgres {
     }
 
     fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
-        let (body, request_id) = tencent::parse_envelope(response)?;
-        let mut page = parse_page(&body)
-            .map_err(|detail| ApiError::bad_response(detail, request_id.clone()))?;
-        page.request_id = request_id;
-        Ok(page)
+        tencent::parse_response(response, parse_page)
     }
 }
 
@@ -69,32 +67,11 @@ pub fn request_body(query: &PageQuery) -> Value {
 /// Reads the `Response` object of a successful call. A page without `TotalCount` cannot be
 /// paged and is an error; a `TaskSet` entry that is not a usable task is skipped and noted.
 pub fn parse_page(response: &Value) -> Result<Page, String> {
-    let total = tencent::number(&response["TotalCount"])
-        .filter(|n| *n >= 0.0)
-        .ok_or("TotalCount is missing or not a count")? as u64;
-    let entries = match &response["TaskSet"] {
-        Value::Array(entries) => entries.as_slice(),
-        Value::Null => &[],
-        _ => return Err("TaskSet is not an array".into()),
-    };
-    let mut page = Page {
-        total,
-        ..Page::default()
-    };
-    for entry in entries {
-        match normalise(entry) {
-            Ok((task, note)) => {
-                page.notes.extend(note);
-                page.tasks.push(task);
-            }
-            Err(reason) => {
-                page.skipped += 1;
-                page.notes
-                    .push(format!("skipped a TaskSet entry: {reason}"));
-            }
-        }
-    }
-    Ok(page)
+    read_page(
+        ("TotalCount", &response["TotalCount"]),
+        ("TaskSet", &response["TaskSet"]),
+        |entry| normalise(entry).map(|(task, note)| ([task], note)),
+    )
 }
 
 /// Maps PostgreSQL's `Status`. `WaitSwitch` means the work is done but the switch-over waits
@@ -111,7 +88,7 @@ pub fn status(raw: &str) -> TaskStatus {
 
 /// One `TaskSet` entry as a task, with a note if its status was unknown.
 pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
-    let id = tencent::text(&entry["TaskId"]).ok_or("no TaskId")?;
+    let id = text(&entry["TaskId"]).ok_or("no TaskId")?;
     let start_time = entry["StartTime"]
         .as_str()
         .and_then(tencent::parse_time)
@@ -122,18 +99,18 @@ pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
         .then(|| format!("unknown Status {raw_status:?} counted as unknown"));
     let detail = &entry["TaskDetail"];
     let task = Task {
-        task_type: tencent::text(&entry["TaskType"]).unwrap_or_else(|| "unknown".into()),
-        instance_id: tencent::text(&entry["DBInstanceId"]).unwrap_or_default(),
+        task_type: text(&entry["TaskType"]).unwrap_or_else(|| "unknown".into()),
+        instance_id: text(&entry["DBInstanceId"]).unwrap_or_default(),
         instance_name: None,
         status,
-        progress: tencent::number(&entry["Progress"]).and_then(percent_to_ratio),
+        progress: number(&entry["Progress"]).and_then(percent_to_ratio),
         start_time,
         end_time: if status.is_finished() {
             entry["EndTime"].as_str().and_then(tencent::parse_time)
         } else {
             None
         },
-        message: tencent::text(&detail["Message"]),
+        message: text(&detail["Message"]),
         id,
     };
     Ok((task, note))

@@ -9,7 +9,9 @@
 use serde_json::{Value, json};
 
 use super::tencent::{self, TencentApi};
-use super::{ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider};
+use super::{
+    ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider, number, read_page, text,
+};
 use crate::task::{Task, TaskStatus, percent_to_ratio};
 
 pub const API: TencentApi = TencentApi {
@@ -111,11 +113,7 @@ impl Provider for TencentRedis {
     }
 
     fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
-        let (body, request_id) = tencent::parse_envelope(response)?;
-        let mut page = parse_page(&body)
-            .map_err(|detail| ApiError::bad_response(detail, request_id.clone()))?;
-        page.request_id = request_id;
-        Ok(page)
+        tencent::parse_response(response, parse_page)
     }
 }
 
@@ -129,31 +127,11 @@ pub fn request_body(query: &PageQuery) -> Value {
 }
 
 pub fn parse_page(response: &Value) -> Result<Page, String> {
-    let total = tencent::number(&response["TotalCount"])
-        .filter(|n| *n >= 0.0)
-        .ok_or("TotalCount is missing or not a count")? as u64;
-    let entries = match &response["Tasks"] {
-        Value::Array(entries) => entries.as_slice(),
-        Value::Null => &[],
-        _ => return Err("Tasks is not an array".into()),
-    };
-    let mut page = Page {
-        total,
-        ..Page::default()
-    };
-    for entry in entries {
-        match normalise(entry) {
-            Ok((task, note)) => {
-                page.notes.extend(note);
-                page.tasks.push(task);
-            }
-            Err(reason) => {
-                page.skipped += 1;
-                page.notes.push(format!("skipped a Tasks entry: {reason}"));
-            }
-        }
-    }
-    Ok(page)
+    read_page(
+        ("TotalCount", &response["TotalCount"]),
+        ("Tasks", &response["Tasks"]),
+        |entry| normalise(entry).map(|(task, note)| ([task], note)),
+    )
 }
 
 /// `Result`: 0 initialised, 1 executing, 2 completed, 4 failed.
@@ -192,12 +170,12 @@ pub fn progress(raw: f64) -> Option<f64> {
 }
 
 pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
-    let id = tencent::text(&entry["TaskId"]).ok_or("no TaskId")?;
+    let id = text(&entry["TaskId"]).ok_or("no TaskId")?;
     let start_time = entry["StartTime"]
         .as_str()
         .and_then(tencent::parse_time)
         .ok_or_else(|| format!("task {id} has no readable StartTime"))?;
-    let (status, note) = match tencent::number(&entry["Result"]) {
+    let (status, note) = match number(&entry["Result"]) {
         Some(code) if code.fract() == 0.0 => {
             let status = status(code as i64);
             let note = (status == TaskStatus::Unknown)
@@ -213,14 +191,14 @@ pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
         ),
     };
     let task = Task {
-        task_type: tencent::text(&entry["TaskType"])
+        task_type: text(&entry["TaskType"])
             .map(|raw| task_type(&raw))
             .filter(|name| !name.is_empty())
             .unwrap_or_else(|| "unknown".into()),
-        instance_id: tencent::text(&entry["InstanceId"]).unwrap_or_default(),
-        instance_name: tencent::text(&entry["InstanceName"]),
+        instance_id: text(&entry["InstanceId"]).unwrap_or_default(),
+        instance_name: text(&entry["InstanceName"]),
         status,
-        progress: tencent::number(&entry["Progress"]).and_then(progress),
+        progress: number(&entry["Progress"]).and_then(progress),
         start_time,
         end_time: if status.is_finished() {
             entry["EndTime"].as_str().and_then(tencent::parse_time)
