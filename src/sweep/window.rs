@@ -48,14 +48,6 @@ impl TaskSet {
     pub fn insert(&mut self, task: Task) {
         self.0.replace(Entry(task));
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl From<Vec<Task>> for TaskSet {
