@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::server::App;
+use crate::exporter::Exporter;
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -12,9 +12,10 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-pub fn render(app: &App) -> String {
+pub fn render(exporter: &Exporter) -> String {
+    let generation = exporter.current();
     let mut rows = String::new();
-    for target in app.engine.targets() {
+    for target in generation.engine.targets() {
         let labels = &target.labels;
         let (when, took, outcome, tasks) = match target.last_report() {
             None => (
@@ -65,7 +66,7 @@ pub fn render(app: &App) -> String {
 </body></html>
 "#,
         version = env!("CARGO_PKG_VERSION"),
-        source = escape(&app.config_source),
-        metrics = escape(&app.telemetry_path),
+        source = escape(&exporter.source().describe()),
+        metrics = escape(&exporter.telemetry_path),
     )
 }

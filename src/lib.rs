@@ -20,8 +20,10 @@
 //! - [`metrics`]: the task model and sweep reports as series; long-lived counters and
 //!   histograms, per-scrape gauges, OpenMetrics and text-format output.
 //! - [`process`]: the standard `process_*` metrics.
-//! - [`server`]: the HTTP server (hyper): `/metrics`, `/-/healthy`, `/-/ready`, and
-//!   [`landing`], the page at `/`.
+//! - [`exporter`]: the configuration in force and what was built from it (engine, metrics),
+//!   swapped as a whole by a reload (SIGHUP or `POST /-/reload`).
+//! - [`server`]: the HTTP server (hyper): `/metrics`, `/-/healthy`, `/-/ready`,
+//!   `/-/reload`, and [`landing`], the page at `/`; graceful shutdown.
 //! - [`simulator`]: the simulated cloud on loopback that the demo, the tests and the
 //!   benchmark run against, with injectable faults; [`demo`] starts it with a generated
 //!   world and config.
@@ -46,6 +48,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod exporter;
 pub mod landing;
 pub mod metrics;
 pub mod process;

@@ -5,6 +5,7 @@ use clap::Parser;
 
 use cloud_task_exporter::cli::{Cli, init_logging};
 use cloud_task_exporter::config::Config;
+use cloud_task_exporter::exporter::{ConfigSource, Exporter};
 use cloud_task_exporter::{demo, server};
 
 fn main() -> ExitCode {
@@ -41,33 +42,57 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let (config, source, _demo) = if cli.demo {
+    let (source, _demo) = if cli.demo {
         let demo = demo::start(fastrand::u64(..)).await?;
         tracing::info!(simulator = %demo.address, "demo: simulated cloud started on loopback");
-        (
-            demo.config.clone(),
-            format!("demo (simulated cloud at {})", demo.address),
-            Some(demo),
-        )
+        let source = ConfigSource::Fixed {
+            config: demo.config.clone(),
+            description: format!("demo (simulated cloud at {})", demo.address),
+        };
+        (source, Some(demo))
     } else {
-        let config = Config::load(&cli.config_file).map_err(|e| e.to_string())?;
-        (config, cli.config_file.display().to_string(), None)
+        (ConfigSource::File(cli.config_file.clone()), None)
     };
-    let app =
-        server::App::new(&config, cli.telemetry_path.clone(), source).map_err(|e| e.to_string())?;
+    let exporter =
+        Arc::new(Exporter::start(source, cli.telemetry_path.clone()).map_err(|e| e.to_string())?);
     let listener = server::bind(&cli.listen_address).await?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         address = %address,
-        targets = app.engine.targets().len(),
+        targets = exporter.current().engine.targets().len(),
         "listening; metrics at http://{}{}", address, cli.telemetry_path
     );
-    server::serve(listener, Arc::new(app), shutdown_signal()).await;
+    tokio::spawn(reload_on_sighup(exporter.clone()));
+    server::serve(listener, exporter, shutdown_signal()).await;
     tracing::info!("shut down");
     Ok(())
 }
 
+/// SIGHUP reloads the configuration, as `POST /-/reload` does.
+async fn reload_on_sighup(exporter: Arc<Exporter>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(hangup) => hangup,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; reload with POST /-/reload");
+                return;
+            }
+        };
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            let exporter = exporter.clone();
+            // The outcome is logged by reload itself.
+            let _ = tokio::task::spawn_blocking(move || exporter.reload()).await;
+        }
+    }
+    #[cfg(not(unix))]
+    drop(exporter);
+}
+
+/// Completes on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -78,8 +103,8 @@ async fn shutdown_signal() {
                 Err(_) => return interrupt.await.unwrap_or_default(),
             };
         tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+            _ = interrupt => tracing::info!("SIGINT: shutting down"),
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
         }
     }
     #[cfg(not(unix))]

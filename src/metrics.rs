@@ -4,8 +4,9 @@
 //! Counters and histograms outlive scrapes (they are cumulative); the task gauges are rebuilt
 //! on every scrape from the targets that answered, so a failed target shows no stale numbers.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
@@ -165,14 +166,19 @@ pub struct Metrics {
     rate_limit_wait: Family<TargetLabels, FloatCounter>,
     reload_successful: Gauge,
     reload_timestamp: FloatGauge,
+    duration_buckets: Arc<[f64]>,
     instance_id_on_durations: bool,
+    /// Each target's instances and their task types that have finished counters, so that the
+    /// counters can go with the target when a reload removes it.
+    seen: Mutex<HashMap<TargetLabels, HashMap<String, HashSet<String>>>>,
 }
 
 impl Metrics {
     pub fn new(duration_buckets: &[f64], instance_id_on_durations: bool) -> Self {
+        let duration_buckets: Arc<[f64]> = duration_buckets.into();
         Metrics {
             finished: Family::default(),
-            duration: Family::new_with_constructor(Buckets(duration_buckets.into())),
+            duration: Family::new_with_constructor(Buckets(duration_buckets.clone())),
             api_requests: Family::default(),
             api_request_duration: Family::new_with_constructor(Buckets(
                 REQUEST_DURATION_BUCKETS.into(),
@@ -182,7 +188,9 @@ impl Metrics {
             rate_limit_wait: Family::default(),
             reload_successful: Gauge::default(),
             reload_timestamp: FloatGauge::default(),
+            duration_buckets,
             instance_id_on_durations,
+            seen: Mutex::default(),
         }
     }
 
@@ -229,6 +237,17 @@ impl Metrics {
     /// Creates the finished counters of an (instance, task type) at 0, so that the first
     /// failure is an increase that `increase()` and alerts can see, not a new series.
     pub fn task_seen(&self, target: &TargetLabels, instance_id: &str, task_type: &str) {
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            let types = seen
+                .entry(target.clone())
+                .or_default()
+                .entry(instance_id.to_owned())
+                .or_default();
+            if !types.insert(task_type.to_owned()) {
+                return;
+            }
+        }
         for status in TaskStatus::ALL.into_iter().filter(|s| s.is_finished()) {
             drop(self.finished.get_or_create(&StatusLabels {
                 target: target.clone(),
@@ -239,8 +258,59 @@ impl Metrics {
         }
     }
 
+    /// Removes every series of a target that a reload took out of the config, so that it
+    /// disappears from the exposition instead of lingering as a flat line.
+    pub fn forget_target(&self, target: &TargetLabels) {
+        for outcome in Outcome::ALL {
+            self.api_requests.remove(&OutcomeLabels {
+                target: target.clone(),
+                outcome: outcome.as_str(),
+            });
+        }
+        self.api_pages.remove(target);
+        self.skipped_entries.remove(target);
+        self.rate_limit_wait.remove(target);
+        self.api_request_duration.remove(target);
+        let instances = self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(target)
+            .unwrap_or_default();
+        for (instance_id, task_types) in instances {
+            for task_type in task_types {
+                for status in TaskStatus::ALL.into_iter().filter(|s| s.is_finished()) {
+                    self.finished.remove(&StatusLabels {
+                        target: target.clone(),
+                        instance_id: instance_id.clone(),
+                        task_type: task_type.clone(),
+                        status: status.as_str(),
+                    });
+                    self.duration.remove(&DurationLabels {
+                        target: target.clone(),
+                        instance_id: self.instance_id_on_durations.then(|| instance_id.clone()),
+                        task_type: task_type.clone(),
+                        status: status.as_str(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Whether these metrics were made for the same histogram settings: if not, a reload
+    /// needs new ones.
+    pub fn same_histograms(
+        &self,
+        duration_buckets: &[f64],
+        instance_id_on_durations: bool,
+    ) -> bool {
+        *self.duration_buckets == *duration_buckets
+            && self.instance_id_on_durations == instance_id_on_durations
+    }
+
     /// Counts a task seen finishing, once: the caller deduplicates by task id.
     pub fn task_finished(&self, target: &TargetLabels, task: &Task) {
+        self.task_seen(target, &task.instance_id, &task.task_type);
         self.finished
             .get_or_create(&StatusLabels {
                 target: target.clone(),

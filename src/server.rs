@@ -1,9 +1,10 @@
-//! The HTTP server: `/metrics` (gzip when asked), the landing page `/`, `/-/healthy` and
-//! `/-/ready`.
+//! The HTTP server: `/metrics` (gzip when asked), the landing page `/`, `/-/healthy`,
+//! `/-/ready` and `POST /-/reload`.
 //!
 //! A scrape's deadline is Prometheus's `X-Prometheus-Scrape-Timeout-Seconds` (else the
 //! configured `scrape_timeout`) less a margin for encoding and the network; the engine
-//! answers by then whatever the cloud does.
+//! answers by then whatever the cloud does. On shutdown the server stops accepting and gives
+//! the requests in flight [`DRAIN_TIMEOUT`] to finish.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,48 +14,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 
-use crate::metrics::{self, Metrics};
-use crate::sweep::Engine;
-
-/// What the server serves from.
-pub struct App {
-    pub engine: Engine,
-    pub metrics: Arc<Metrics>,
-    pub telemetry_path: String,
-    pub scrape_timeout: Duration,
-    /// Shown on the landing page.
-    pub config_source: String,
-}
-
-impl App {
-    /// Builds the engine and the metrics for `config`.
-    pub fn new(
-        config: &crate::config::Config,
-        telemetry_path: String,
-        config_source: String,
-    ) -> Result<App, crate::sweep::EngineError> {
-        let metrics = Arc::new(Metrics::new(
-            &config.global.histogram_buckets,
-            config.global.labels.instance_id,
-        ));
-        metrics.config_reloaded(true, chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
-        Ok(App {
-            engine: Engine::new(config, metrics.clone())?,
-            metrics,
-            telemetry_path,
-            scrape_timeout: config.global.scrape_timeout,
-            config_source,
-        })
-    }
-}
+use crate::exporter::Exporter;
+use crate::metrics;
 
 /// Never plan to answer later than this before Prometheus gives up.
 const MAX_MARGIN: Duration = Duration::from_millis(500);
@@ -102,51 +72,80 @@ pub async fn bind(address: &str) -> Result<TcpListener, String> {
     Err(last_error)
 }
 
-/// Serves until `shutdown` completes.
-pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+/// How long requests in flight may still take once shutdown has begun.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves until `shutdown` completes, then stops accepting and waits up to [`DRAIN_TIMEOUT`]
+/// for the requests in flight; idle keep-alive connections are closed at once.
+pub async fn serve(
+    listener: TcpListener,
+    exporter: Arc<Exporter>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
+                    // Out of file descriptors, typically: wait instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
-            () = &mut shutdown => return,
+            () = &mut shutdown => break,
         };
-        let app = app.clone();
+        let exporter = exporter.clone();
+        let service = ServiceBuilder::new()
+            .layer(CompressionLayer::new().gzip(true))
+            .service_fn(move |req| {
+                let exporter = exporter.clone();
+                async move { Ok::<_, Infallible>(handle(&exporter, req).await) }
+            });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            let service = ServiceBuilder::new()
-                .layer(CompressionLayer::new().gzip(true))
-                .service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(&app, req).await) }
-                });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                .await;
+            let _ = connection.await;
         });
+    }
+    drop(listener);
+    let in_flight = graceful.count();
+    if in_flight > 0 {
+        tracing::info!(
+            connections = in_flight,
+            "shutting down: draining connections"
+        );
+    }
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutting down: requests still in flight after {} s are dropped",
+            DRAIN_TIMEOUT.as_secs()
+        );
     }
 }
 
-async fn handle<B>(app: &App, req: Request<B>) -> Response<Full<Bytes>> {
+async fn handle<B>(exporter: &Arc<Exporter>, req: Request<B>) -> Response<Full<Bytes>> {
     let path = req.uri().path();
-    if path == app.telemetry_path {
+    if path == exporter.telemetry_path {
         if req.method() != Method::GET && req.method() != Method::HEAD {
-            return text(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "Only GET is allowed here.\n",
-            );
+            return method_not_allowed("GET", "Only GET is allowed here.\n");
         }
         let header = req
             .headers()
             .get("x-prometheus-scrape-timeout-seconds")
             .and_then(|v| v.to_str().ok());
-        let deadline = tokio::time::Instant::now() + scrape_budget(header, app.scrape_timeout);
-        let reports = app.engine.collect(deadline).await;
-        let openmetrics = app.metrics.encode(&reports);
+        // The scrape keeps the generation it started with, even if a reload lands meanwhile.
+        let generation = exporter.current();
+        let budget = scrape_budget(header, generation.config.global.scrape_timeout);
+        let deadline = tokio::time::Instant::now() + budget;
+        let reports = generation.engine.collect(deadline).await;
+        let openmetrics = generation.metrics.encode(&reports);
         let accept = req.headers().get("accept").and_then(|v| v.to_str().ok());
         let (body, content_type) = if metrics::accepts_openmetrics(accept) {
             (openmetrics, metrics::OPENMETRICS_CONTENT_TYPE)
@@ -163,21 +162,48 @@ async fn handle<B>(app: &App, req: Request<B>) -> Response<Full<Bytes>> {
         return response;
     }
     match path {
-        "/" => html(crate::landing::render(app)),
+        "/" => html(crate::landing::render(exporter)),
         "/-/healthy" => text(StatusCode::OK, "Healthy.\n"),
         "/-/ready" => text(StatusCode::OK, "Ready.\n"),
+        "/-/reload" if req.method() == Method::POST => reload(exporter).await,
+        "/-/reload" => method_not_allowed("POST", "Only POST is allowed here.\n"),
         _ => text(StatusCode::NOT_FOUND, "Not found.\n"),
     }
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+/// `POST /-/reload`: the same reload as SIGHUP; the answer says whether it worked.
+async fn reload(exporter: &Arc<Exporter>) -> Response<Full<Bytes>> {
+    let exporter = exporter.clone();
+    match tokio::task::spawn_blocking(move || exporter.reload()).await {
+        Ok(Ok(_)) => text(StatusCode::OK, "Reloaded.\n"),
+        Ok(Err(error)) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Reload failed; the running configuration stays in force.\n{error}\n"),
+        ),
+        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "Reload failed.\n"),
+    }
+}
+
+fn method_not_allowed(allow: &'static str, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = text(StatusCode::METHOD_NOT_ALLOWED, body);
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+fn plain(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    plain(status, body.to_owned())
 }
 
 fn html(body: String) -> Response<Full<Bytes>> {

@@ -107,7 +107,6 @@ impl Engine {
                         provider: provider.kind().to_owned(),
                         region: region.clone(),
                     };
-                    metrics.register_target(&labels);
                     targets.push(Arc::new(Target {
                         labels,
                         provider,
@@ -125,6 +124,10 @@ impl Engine {
                     }));
                 }
             }
+        }
+        // Only an engine that was built whole shows its targets in the metrics.
+        for target in &targets {
+            metrics.register_target(&target.labels);
         }
         Ok(Engine { targets })
     }

@@ -1,24 +1,31 @@
 //! Helpers for tests that run the exporter and the simulated cloud over loopback.
 #![allow(dead_code)]
 
+pub mod daemon;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use cloud_task_exporter::config::Config;
-use cloud_task_exporter::server::{self, App};
+use cloud_task_exporter::exporter::{ConfigSource, Exporter};
+use cloud_task_exporter::server;
 
 /// Starts the exporter for `yaml` on an ephemeral loopback port; it stops with the runtime.
 pub async fn start_exporter(yaml: &str) -> SocketAddr {
     let config = Config::parse(yaml).unwrap_or_else(|e| panic!("test config: {e}\n{yaml}"));
-    let app = App::new(&config, "/metrics".into(), "test".into()).expect("engine");
+    let source = ConfigSource::Fixed {
+        config,
+        description: "test".into(),
+    };
+    let exporter = Exporter::start(source, "/metrics".into()).expect("engine");
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(server::serve(
         listener,
-        Arc::new(app),
+        Arc::new(exporter),
         std::future::pending(),
     ));
     addr

@@ -1,0 +1,216 @@
+//! The exporter's live state: the configuration in force and everything built from it (the
+//! sweep engine, the metrics), replaced as a whole by a reload.
+//!
+//! SIGHUP and `POST /-/reload` both call [`Exporter::reload`]: the file is read and validated
+//! first, so a bad file changes nothing but `cloud_task_config_last_reload_successful`; a file
+//! that says what the running config says is a no-op; otherwise a new [`Generation`] is built,
+//! takes over the task windows of the targets that did not change, and is swapped in. A scrape
+//! holds the generation it started with, so it never sees half a reload.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::config::{Config, ConfigError};
+use crate::metrics::{Metrics, TargetLabels};
+use crate::sweep::{Engine, EngineError};
+
+/// Where the configuration comes from.
+pub enum ConfigSource {
+    /// `--config.file`, read again on every reload.
+    File(PathBuf),
+    /// A config made in-process (`--demo`, tests): a reload finds it unchanged.
+    Fixed { config: Config, description: String },
+}
+
+impl ConfigSource {
+    fn load(&self) -> Result<Config, LoadError> {
+        match self {
+            ConfigSource::File(path) => Ok(Config::load(path)?),
+            ConfigSource::Fixed { config, .. } => Ok(config.clone()),
+        }
+    }
+
+    /// The file path, or what the config is, for the landing page and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            ConfigSource::File(path) => path.display().to_string(),
+            ConfigSource::Fixed { description, .. } => description.clone(),
+        }
+    }
+}
+
+/// Why a configuration could not be put in force.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// One configuration and what was built from it.
+pub struct Generation {
+    pub config: Config,
+    pub engine: Engine,
+    pub metrics: Arc<Metrics>,
+}
+
+/// What a successful reload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reloaded {
+    /// The file says what the running config says; nothing was rebuilt.
+    Unchanged,
+    Applied {
+        targets: usize,
+        /// Targets whose task windows were kept.
+        kept: usize,
+        added: usize,
+        removed: usize,
+    },
+}
+
+/// The state the server serves from.
+pub struct Exporter {
+    source: ConfigSource,
+    pub telemetry_path: String,
+    current: RwLock<Arc<Generation>>,
+    /// One reload at a time: SIGHUP and `POST /-/reload` may race.
+    reloading: Mutex<()>,
+}
+
+impl Exporter {
+    /// Loads the configuration for the first time; an error here stops the exporter.
+    pub fn start(source: ConfigSource, telemetry_path: String) -> Result<Exporter, LoadError> {
+        let config = source.load()?;
+        let metrics = Arc::new(Metrics::new(
+            &config.global.histogram_buckets,
+            config.global.labels.instance_id,
+        ));
+        let engine = Engine::new(&config, metrics.clone())?;
+        metrics.config_reloaded(true, unix_now());
+        Ok(Exporter {
+            source,
+            telemetry_path,
+            current: RwLock::new(Arc::new(Generation {
+                config,
+                engine,
+                metrics,
+            })),
+            reloading: Mutex::new(()),
+        })
+    }
+
+    /// The generation in force. A caller keeps it for as long as it works with it.
+    pub fn current(&self) -> Arc<Generation> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn source(&self) -> &ConfigSource {
+        &self.source
+    }
+
+    /// Reads the configuration again and puts it in force if it is valid; logs what happened
+    /// either way. On error the running configuration stays and
+    /// `cloud_task_config_last_reload_successful` is 0 until a reload succeeds.
+    pub fn reload(&self) -> Result<Reloaded, LoadError> {
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.current();
+        let result = self.next_generation(&current);
+        match result {
+            Err(error) => {
+                current.metrics.config_reloaded(false, unix_now());
+                tracing::error!(
+                    config = %self.source.describe(),
+                    error = %error,
+                    "reload failed; the running configuration stays in force"
+                );
+                Err(error)
+            }
+            Ok(None) => {
+                current.metrics.config_reloaded(true, unix_now());
+                tracing::info!(
+                    config = %self.source.describe(),
+                    "reload: configuration unchanged"
+                );
+                Ok(Reloaded::Unchanged)
+            }
+            Ok(Some(next)) => {
+                let kept = next.engine.carry_over_from(&current.engine);
+                let removed: Vec<&TargetLabels> = current
+                    .engine
+                    .targets()
+                    .iter()
+                    .map(|t| &t.labels)
+                    .filter(|old| !next.engine.targets().iter().any(|t| t.labels == **old))
+                    .collect();
+                if Arc::ptr_eq(&next.metrics, &current.metrics) {
+                    for labels in &removed {
+                        next.metrics.forget_target(labels);
+                    }
+                }
+                let targets = next.engine.targets().len();
+                let added = targets + removed.len() - current.engine.targets().len();
+                next.metrics.config_reloaded(true, unix_now());
+                *self
+                    .current
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(next);
+                tracing::info!(
+                    config = %self.source.describe(),
+                    targets,
+                    kept,
+                    added,
+                    removed = removed.len(),
+                    "reload: new configuration in force"
+                );
+                Ok(Reloaded::Applied {
+                    targets,
+                    kept,
+                    added,
+                    removed: removed.len(),
+                })
+            }
+        }
+    }
+
+    /// The generation a reload would put in force, or `None` if the config did not change.
+    fn next_generation(&self, current: &Generation) -> Result<Option<Generation>, LoadError> {
+        let config = self.source.load()?;
+        if config == current.config {
+            return Ok(None);
+        }
+        let global = &config.global;
+        // Counters keep counting across a reload unless the histogram layout changed, which
+        // existing histograms cannot follow.
+        let metrics = if current
+            .metrics
+            .same_histograms(&global.histogram_buckets, global.labels.instance_id)
+        {
+            current.metrics.clone()
+        } else {
+            tracing::info!(
+                "reload: histogram_buckets or labels changed; counters and histograms start again"
+            );
+            Arc::new(Metrics::new(
+                &global.histogram_buckets,
+                global.labels.instance_id,
+            ))
+        };
+        let engine = Engine::new(&config, metrics.clone())?;
+        Ok(Some(Generation {
+            config,
+            engine,
+            metrics,
+        }))
+    }
+}
+
+fn unix_now() -> f64 {
+    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+}

@@ -1,0 +1,117 @@
+//! The real binary as a child process: started on an ephemeral loopback port with JSON logs,
+//! its standard error collected for assertions, signalled like systemd would, killed when the
+//! test ends however it ends.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cloud-task-exporter");
+
+pub struct Daemon {
+    child: Child,
+    pub addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    /// Starts the exporter with `args` (plus a loopback listen address and JSON logs) and
+    /// waits until it listens. Panics with its output if it exits first.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .args(["--web.listen-address=127.0.0.1:0", "--log.format=json"])
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start the exporter");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let collected = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(log) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(address) = log["fields"]["address"].as_str()
+                {
+                    let _ = address_tx.send(address.to_owned());
+                }
+                collected.lock().unwrap().push(line);
+            }
+        });
+        let address = address_rx.recv_timeout(Duration::from_secs(20));
+        let mut daemon = Daemon {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            logs,
+        };
+        match address {
+            Ok(address) => daemon.addr = address.parse().expect("a socket address"),
+            Err(_) => {
+                let status = daemon.wait_exit(Duration::from_secs(1));
+                panic!(
+                    "the exporter did not start ({status:?}):\n{}",
+                    daemon.logs().join("\n")
+                );
+            }
+        }
+        daemon
+    }
+
+    /// Every line it has written to standard error so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Waits until a log line contains `needle`, and returns it.
+    pub fn wait_for_log(&self, needle: &str, within: Duration) -> String {
+        let until = Instant::now() + within;
+        loop {
+            if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            assert!(
+                Instant::now() < until,
+                "no log line with {needle:?} within {within:?}:\n{}",
+                self.logs().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends a signal by name (`HUP`, `TERM`, `INT`), as `systemctl reload` or `stop` would.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -s {name}");
+    }
+
+    /// Waits for the process to exit, up to `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
