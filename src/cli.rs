@@ -34,6 +34,11 @@ pub struct Cli {
     )]
     pub telemetry_path: String,
 
+    /// A web config in the Prometheus exporter-toolkit format: TLS (`tls_server_config`) and
+    /// basic auth (`basic_auth_users`). Read again on reload.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
+
     /// Only log messages with this severity or above.
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,

@@ -201,7 +201,7 @@ impl Serialize for Kind {
 
 /// A validation error: where, which key, what is wrong.
 #[derive(Debug)]
-struct Invalid {
+pub(crate) struct Invalid {
     at: Location,
     key: String,
     message: String,
@@ -220,11 +220,19 @@ impl std::fmt::Display for Invalid {
     }
 }
 
-fn invalid<T>(value: &Spanned<T>, key: impl Into<String>, message: impl Into<String>) -> Invalid {
+pub(crate) fn invalid<T>(
+    value: &Spanned<T>,
+    key: impl Into<String>,
+    message: impl Into<String>,
+) -> Invalid {
     invalid_at(value.referenced, key, message)
 }
 
-fn invalid_at(at: Location, key: impl Into<String>, message: impl Into<String>) -> Invalid {
+pub(crate) fn invalid_at(
+    at: Location,
+    key: impl Into<String>,
+    message: impl Into<String>,
+) -> Invalid {
     Invalid {
         at,
         key: key.into(),

@@ -7,12 +7,13 @@
 //! takes over the task windows of the targets that did not change, and is swapped in. A scrape
 //! holds the generation it started with, so it never sees half a reload.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::{Config, ConfigError};
 use crate::metrics::{Metrics, TargetLabels};
 use crate::sweep::{Engine, EngineError};
+use crate::web_config::{WebConfig, WebConfigError};
 
 /// Where the configuration comes from.
 pub enum ConfigSource {
@@ -46,13 +47,17 @@ pub enum LoadError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Web(#[from] WebConfigError),
 }
 
 /// One configuration and what was built from it.
 pub struct Generation {
     pub config: Config,
-    pub engine: Engine,
+    pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
+    /// TLS and basic auth, from `--web.config.file`.
+    pub web: Arc<WebConfig>,
 }
 
 /// What a successful reload did.
@@ -72,6 +77,7 @@ pub enum Reloaded {
 /// The state the server serves from.
 pub struct Exporter {
     source: ConfigSource,
+    web_config_file: Option<PathBuf>,
     pub telemetry_path: String,
     current: RwLock<Arc<Generation>>,
     /// One reload at a time: SIGHUP and `POST /-/reload` may race.
@@ -79,22 +85,30 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Loads the configuration for the first time; an error here stops the exporter.
-    pub fn start(source: ConfigSource, telemetry_path: String) -> Result<Exporter, LoadError> {
+    /// Loads the configuration (and the web config, if any) for the first time; an error here
+    /// stops the exporter.
+    pub fn start(
+        source: ConfigSource,
+        web_config_file: Option<PathBuf>,
+        telemetry_path: String,
+    ) -> Result<Exporter, LoadError> {
         let config = source.load()?;
+        let web = load_web_config(web_config_file.as_deref())?;
         let metrics = Arc::new(Metrics::new(
             &config.global.histogram_buckets,
             config.global.labels.instance_id,
         ));
-        let engine = Engine::new(&config, metrics.clone())?;
+        let engine = Arc::new(Engine::new(&config, metrics.clone())?);
         metrics.config_reloaded(true, unix_now());
         Ok(Exporter {
             source,
+            web_config_file,
             telemetry_path,
             current: RwLock::new(Arc::new(Generation {
                 config,
                 engine,
                 metrics,
+                web: Arc::new(web),
             })),
             reloading: Mutex::new(()),
         })
@@ -110,6 +124,10 @@ impl Exporter {
 
     pub fn source(&self) -> &ConfigSource {
         &self.source
+    }
+
+    pub fn web_config_file(&self) -> Option<&Path> {
+        self.web_config_file.as_deref()
     }
 
     /// Reads the configuration again and puts it in force if it is valid; logs what happened
@@ -141,7 +159,12 @@ impl Exporter {
                 Ok(Reloaded::Unchanged)
             }
             Ok(Some(next)) => {
-                let kept = next.engine.carry_over_from(&current.engine);
+                let kept = if Arc::ptr_eq(&next.engine, &current.engine) {
+                    // Only the web config changed.
+                    next.engine.targets().len()
+                } else {
+                    next.engine.carry_over_from(&current.engine)
+                };
                 let removed: Vec<&TargetLabels> = current
                     .engine
                     .targets()
@@ -179,11 +202,25 @@ impl Exporter {
         }
     }
 
-    /// The generation a reload would put in force, or `None` if the config did not change.
+    /// The generation a reload would put in force, or `None` if neither file changed.
     fn next_generation(&self, current: &Generation) -> Result<Option<Generation>, LoadError> {
         let config = self.source.load()?;
+        let web = load_web_config(self.web_config_file.as_deref())?;
+        let web = if web == *current.web {
+            current.web.clone()
+        } else {
+            Arc::new(web)
+        };
         if config == current.config {
-            return Ok(None);
+            if Arc::ptr_eq(&web, &current.web) {
+                return Ok(None);
+            }
+            return Ok(Some(Generation {
+                config,
+                engine: current.engine.clone(),
+                metrics: current.metrics.clone(),
+                web,
+            }));
         }
         let global = &config.global;
         // Counters keep counting across a reload unless the histogram layout changed, which
@@ -202,13 +239,18 @@ impl Exporter {
                 global.labels.instance_id,
             ))
         };
-        let engine = Engine::new(&config, metrics.clone())?;
+        let engine = Arc::new(Engine::new(&config, metrics.clone())?);
         Ok(Some(Generation {
             config,
             engine,
             metrics,
+            web,
         }))
     }
+}
+
+fn load_web_config(path: Option<&Path>) -> Result<WebConfig, WebConfigError> {
+    path.map_or_else(|| Ok(WebConfig::none()), WebConfig::load)
 }
 
 fn unix_now() -> f64 {

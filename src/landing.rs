@@ -14,6 +14,22 @@ fn escape(text: &str) -> String {
 
 pub fn render(exporter: &Exporter) -> String {
     let generation = exporter.current();
+    let web = match exporter.web_config_file() {
+        None => "plain HTTP, no authentication".to_owned(),
+        Some(path) => format!(
+            "{} ({}, {})",
+            path.display(),
+            if generation.web.tls.is_some() {
+                "TLS"
+            } else {
+                "plain HTTP"
+            },
+            match generation.web.user_count() {
+                0 => "no basic auth".to_owned(),
+                n => format!("basic auth, {n} user(s)"),
+            }
+        ),
+    };
     let mut rows = String::new();
     for target in generation.engine.targets() {
         let labels = &target.labels;
@@ -58,7 +74,7 @@ pub fn render(exporter: &Exporter) -> String {
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style>
 </head><body>
 <h1>cloud-task-exporter</h1>
-<p>Version {version}. Configuration: {source}.</p>
+<p>Version {version}. Configuration: {source}. Web: {web}.</p>
 <ul><li><a href="{metrics}">Metrics</a></li><li><a href="/-/healthy">Health</a></li><li><a href="/-/ready">Readiness</a></li></ul>
 <h2>Targets</h2>
 <table><tr><th>account</th><th>provider</th><th>region</th><th>last sweep</th><th>duration</th><th>outcome</th><th>tasks in window</th></tr>
@@ -67,6 +83,7 @@ pub fn render(exporter: &Exporter) -> String {
 "#,
         version = env!("CARGO_PKG_VERSION"),
         source = escape(&exporter.source().describe()),
+        web = escape(&web),
         metrics = escape(&exporter.telemetry_path),
     )
 }

@@ -59,3 +59,4 @@ pub mod signing;
 pub mod simulator;
 pub mod sweep;
 pub mod task;
+pub mod web_config;

@@ -53,16 +53,30 @@ async fn run(cli: Cli) -> Result<(), String> {
     } else {
         (ConfigSource::File(cli.config_file.clone()), None)
     };
-    let exporter =
-        Arc::new(Exporter::start(source, cli.telemetry_path.clone()).map_err(|e| e.to_string())?);
+    let exporter = Exporter::start(
+        source,
+        cli.web_config_file.clone(),
+        cli.telemetry_path.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    let exporter = Arc::new(exporter);
     let listener = server::bind(&cli.listen_address).await?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let generation = exporter.current();
+    let scheme = if generation.web.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         address = %address,
-        targets = exporter.current().engine.targets().len(),
-        "listening; metrics at http://{}{}", address, cli.telemetry_path
+        targets = generation.engine.targets().len(),
+        tls = generation.web.tls.is_some(),
+        basic_auth = generation.web.requires_auth(),
+        "listening; metrics at {scheme}://{address}{}", cli.telemetry_path
     );
+    drop(generation);
     tokio::spawn(reload_on_sighup(exporter.clone()));
     server::serve(listener, exporter, shutdown_signal()).await;
     tracing::info!("shut down");

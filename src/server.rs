@@ -14,17 +14,19 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 
 use crate::exporter::Exporter;
 use crate::metrics;
+use crate::web_config;
 
 /// Never plan to answer later than this before Prometheus gives up.
 const MAX_MARGIN: Duration = Duration::from_millis(500);
@@ -97,18 +99,21 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // A connection is served with the TLS settings in force when it arrives.
+        let tls = exporter.current().web.tls.clone();
         let exporter = exporter.clone();
-        let service = ServiceBuilder::new()
-            .layer(CompressionLayer::new().gzip(true))
-            .service_fn(move |req| {
-                let exporter = exporter.clone();
-                async move { Ok::<_, Infallible>(handle(&exporter, req).await) }
-            });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let _ = connection.await;
+            match tls {
+                None => serve_connection(stream, exporter, watcher).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_connection(stream, exporter, watcher).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
         });
     }
     drop(listener);
@@ -130,7 +135,47 @@ pub async fn serve(
     }
 }
 
+/// A client that connects and never finishes its TLS handshake is dropped after this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn serve_connection<I>(io: I, exporter: Arc<Exporter>, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = ServiceBuilder::new()
+        .layer(CompressionLayer::new().gzip(true))
+        .service_fn(move |req| {
+            let exporter = exporter.clone();
+            async move { Ok::<_, Infallible>(handle(&exporter, req).await) }
+        });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+    let _ = watcher.watch(connection).await;
+}
+
 async fn handle<B>(exporter: &Arc<Exporter>, req: Request<B>) -> Response<Full<Bytes>> {
+    // The request is served by the generation in force when it arrived, even if a reload
+    // lands meanwhile.
+    let generation = exporter.current();
+    if generation.web.requires_auth() {
+        let web = generation.web.clone();
+        let authorization = req
+            .headers()
+            .get(AUTHORIZATION)
+            .map(|value| value.as_bytes().to_vec());
+        let authorized =
+            tokio::task::spawn_blocking(move || web.authorize(authorization.as_deref()))
+                .await
+                .unwrap_or(false);
+        if !authorized {
+            let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized.\n");
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static(web_config::WWW_AUTHENTICATE),
+            );
+            return response;
+        }
+    }
     let path = req.uri().path();
     if path == exporter.telemetry_path {
         if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -140,8 +185,6 @@ async fn handle<B>(exporter: &Arc<Exporter>, req: Request<B>) -> Response<Full<B
             .headers()
             .get("x-prometheus-scrape-timeout-seconds")
             .and_then(|v| v.to_str().ok());
-        // The scrape keeps the generation it started with, even if a reload lands meanwhile.
-        let generation = exporter.current();
         let budget = scrape_budget(header, generation.config.global.scrape_timeout);
         let deadline = tokio::time::Instant::now() + budget;
         let reports = generation.engine.collect(deadline).await;

@@ -18,7 +18,7 @@ pub async fn start_exporter(yaml: &str) -> SocketAddr {
         config,
         description: "test".into(),
     };
-    let exporter = Exporter::start(source, "/metrics".into()).expect("engine");
+    let exporter = Exporter::start(source, None, "/metrics".into()).expect("engine");
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();
