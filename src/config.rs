@@ -488,6 +488,7 @@ impl CredentialField<'_> {
                 let path = expand_env(&file.value).map_err(|e| invalid(file, &key, e))?;
                 let contents = std::fs::read_to_string(&path)
                     .map_err(|e| invalid(file, &key, format!("cannot read {path}: {e}")))?;
+                warn_if_world_readable(&path, &key);
                 let secret = contents.trim_end_matches(['\r', '\n']).to_owned();
                 if secret.is_empty() {
                     return Err(invalid(file, &key, format!("{path} is empty")));
@@ -505,6 +506,27 @@ impl CredentialField<'_> {
             format!("missing; set {0} or {0}_file", self.name),
         );
         self.resolve()?.ok_or(missing)
+    }
+}
+
+/// A secret file that every user of the machine can read is worth a warning: the exporter
+/// cannot fix it, but its operator can. Group-readable files are left alone, since a group
+/// shared with the exporter's user is a normal way to hand it a secret.
+fn warn_if_world_readable(path: &str, key: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o004 != 0 {
+                tracing::warn!(
+                    key,
+                    file = path,
+                    mode = format!("{mode:04o}"),
+                    "secret file is readable by every user; restrict it, e.g. chmod 600 {path}"
+                );
+            }
+        }
     }
 }
 

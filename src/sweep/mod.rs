@@ -11,6 +11,7 @@
 //!   the limiter; throttling, 5xx and network errors are retried with backoff inside the
 //!   deadline.
 
+mod failure_log;
 mod fetch;
 pub mod window;
 
@@ -28,6 +29,7 @@ use crate::metrics::{Metrics, TargetLabels};
 use crate::providers::{ApiError, Outcome, Provider, TimeWindow};
 use crate::task::Task;
 
+use failure_log::{Entry, FailureLog, Signature};
 pub use window::Snapshot;
 use window::TaskWindow;
 
@@ -121,6 +123,7 @@ impl Engine {
                         min_interval: config.global.min_interval,
                         state: tokio::sync::Mutex::new(TargetState::default()),
                         last_success: Mutex::new(None),
+                        failures: Mutex::default(),
                     }));
                 }
             }
@@ -220,6 +223,7 @@ pub struct Target {
     state: tokio::sync::Mutex<TargetState>,
     /// The end of the last successful sweep, readable while a sweep holds `state`.
     last_success: Mutex<Option<DateTime<Utc>>>,
+    failures: Mutex<FailureLog>,
 }
 
 #[derive(Default)]
@@ -322,21 +326,83 @@ impl Target {
                 }
             }
             Err(error) => {
-                tracing::warn!(
-                    account = %self.labels.account,
-                    provider = %self.labels.provider,
-                    region = %self.labels.region,
-                    outcome = %error.outcome(),
-                    request_id = error.request_id().unwrap_or("none"),
-                    error = %error,
-                    "sweep failed"
-                );
+                self.log_failure(&error);
                 SweepReport::failed(error, started_at, started.elapsed(), self.last_success())
             }
         };
+        if report.result.is_ok() {
+            self.log_success();
+        }
         let report = Arc::new(report);
         state.last = Some((started, report.clone()));
         report
+    }
+
+    /// One line per failed sweep, unless the same failure was logged less than
+    /// [`failure_log::SUMMARY_EVERY`] ago; then a summary line once per that period.
+    fn log_failure(&self, error: &ApiError) {
+        let entry = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .failed(Signature::of(error), Instant::now());
+        let labels = &self.labels;
+        let request_id = error.request_id().unwrap_or("none");
+        match entry {
+            Entry::Failed => tracing::warn!(
+                account = %labels.account,
+                provider = %labels.provider,
+                region = %labels.region,
+                outcome = %error.outcome(),
+                request_id,
+                error = %error,
+                "sweep failed"
+            ),
+            Entry::StillFailing {
+                repeats,
+                for_how_long,
+            } => tracing::warn!(
+                account = %labels.account,
+                provider = %labels.provider,
+                region = %labels.region,
+                outcome = %error.outcome(),
+                request_id,
+                error = %error,
+                repeats,
+                failing_for_seconds = for_how_long.as_secs(),
+                "sweep still failing the same way ({repeats} more since the last line)"
+            ),
+            Entry::Quiet | Entry::Recovered { .. } => tracing::debug!(
+                account = %labels.account,
+                provider = %labels.provider,
+                region = %labels.region,
+                outcome = %error.outcome(),
+                request_id,
+                "sweep failed again (logged before)"
+            ),
+        }
+    }
+
+    fn log_success(&self) {
+        let entry = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .succeeded(Instant::now());
+        if let Entry::Recovered {
+            failures,
+            for_how_long,
+        } = entry
+        {
+            tracing::info!(
+                account = %self.labels.account,
+                provider = %self.labels.provider,
+                region = %self.labels.region,
+                failed_sweeps = failures,
+                failing_for_seconds = for_how_long.as_secs(),
+                "sweep succeeded again"
+            );
+        }
     }
 
     fn wanted(&self, task: &Task) -> bool {
