@@ -11,6 +11,8 @@ use cloud_task_exporter::{demo, server};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
+    // Before anything else, in case the kernel's own figure is hidden (see the function).
+    cloud_task_exporter::process::start_time_seconds();
 
     if cli.check_config {
         return match Config::load(&cli.config_file) {

@@ -1,6 +1,8 @@
 //! The standard `process_*` metrics (CPU, memory, file descriptors, start time), read from
 //! `/proc/self` at scrape time. Where `/proc` is not available they are simply left out.
 
+use std::sync::OnceLock;
+
 use procfs::WithCurrentSystemInfo;
 use procfs::process::{LimitValue, Process};
 use prometheus_client::collector::Collector;
@@ -26,7 +28,6 @@ fn read_stats() -> Option<ProcessStats> {
     let process = Process::myself().ok()?;
     let stat = process.stat().ok()?;
     let ticks = procfs::ticks_per_second() as f64;
-    let boot_time = procfs::boot_time_secs().ok()? as f64;
     let max_fds = process
         .limits()
         .ok()
@@ -38,9 +39,28 @@ fn read_stats() -> Option<ProcessStats> {
         cpu_seconds: (stat.utime + stat.stime) as f64 / ticks,
         resident_bytes: stat.rss_bytes().get() as f64,
         virtual_bytes: stat.vsize as f64,
-        start_time_seconds: boot_time + stat.starttime as f64 / ticks,
+        start_time_seconds: start_time_seconds(),
         open_fds: process.fd_count().ok().map(|n| n as f64),
         max_fds,
+    })
+}
+
+/// When this process started, in Unix seconds. The kernel's figure needs the boot time from
+/// `/proc/stat`, which systemd's `ProcSubset=pid` hides; then it is the time of the first call,
+/// which `main` makes at startup.
+pub fn start_time_seconds() -> f64 {
+    static START: OnceLock<f64> = OnceLock::new();
+    *START.get_or_init(|| {
+        let from_kernel = || -> Option<f64> {
+            let ticks = procfs::ticks_per_second() as f64;
+            let started = Process::myself().ok()?.stat().ok()?.starttime as f64 / ticks;
+            Some(procfs::boot_time_secs().ok()? as f64 + started)
+        };
+        from_kernel().unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+        })
     })
 }
 

@@ -93,6 +93,8 @@ fn unit_sets_the_hardening_directives() {
         ("SystemCallArchitectures", "native"),
         ("SystemCallErrorNumber", "EPERM"),
         ("MemoryDenyWriteExecute", "yes"),
+        ("ProtectProc", "invisible"),
+        ("ProcSubset", "pid"),
         ("UMask", "0077"),
         ("EnvironmentFile", "-/etc/default/cloud-task-exporter"),
         ("ExecReload", "/bin/kill -HUP $MAINPID"),
@@ -136,10 +138,6 @@ fn unit_sets_the_hardening_directives() {
 
     // Left out on purpose; each would break the exporter at run time.
     for (key, why) in [
-        (
-            "ProcSubset",
-            "ProcSubset=pid hides /proc/stat; src/process.rs needs its btime and then drops every process_* metric",
-        ),
         (
             "IPAddressDeny",
             "the exporter must reach the cloud APIs, whose addresses are not known here",
