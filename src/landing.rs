@@ -30,6 +30,18 @@ pub fn render(exporter: &Exporter) -> String {
             }
         ),
     };
+    let (successful, at) = generation.metrics.reload_status();
+    let loaded_at = chrono::DateTime::from_timestamp_millis((at * 1000.0) as i64)
+        .map_or_else(String::new, |t| {
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        });
+    let reload = if successful {
+        format!("Configuration loaded at {loaded_at}.")
+    } else {
+        format!(
+            "The last reload FAILED (see the log); the configuration loaded at {loaded_at} is still in force."
+        )
+    };
     let mut rows = String::new();
     for target in generation.engine.targets() {
         let labels = &target.labels;
@@ -75,6 +87,7 @@ pub fn render(exporter: &Exporter) -> String {
 </head><body>
 <h1>cloud-task-exporter</h1>
 <p>Version {version}. Configuration: {source}. Web: {web}.</p>
+<p>{reload} Reload with <code>POST /-/reload</code> or SIGHUP.</p>
 <ul><li><a href="{metrics}">Metrics</a></li><li><a href="/-/healthy">Health</a></li><li><a href="/-/ready">Readiness</a></li></ul>
 <h2>Targets</h2>
 <table><tr><th>account</th><th>provider</th><th>region</th><th>last sweep</th><th>duration</th><th>outcome</th><th>tasks in window</th></tr>
@@ -84,6 +97,7 @@ pub fn render(exporter: &Exporter) -> String {
         version = env!("CARGO_PKG_VERSION"),
         source = escape(&exporter.source().describe()),
         web = escape(&web),
+        reload = escape(&reload),
         metrics = escape(&exporter.telemetry_path),
     )
 }

@@ -340,6 +340,14 @@ impl Metrics {
         }
     }
 
+    /// Whether the last (re)load succeeded, and when one last did, in Unix seconds.
+    pub fn reload_status(&self) -> (bool, f64) {
+        (
+            self.reload_successful.get() == 1,
+            self.reload_timestamp.get(),
+        )
+    }
+
     /// The whole exposition for one scrape.
     pub fn encode(&self, reports: &[(TargetLabels, Arc<SweepReport>)]) -> String {
         let mut registry = Registry::default();
