@@ -348,39 +348,39 @@ impl Target {
             .failed(Signature::of(error), Instant::now());
         let labels = &self.labels;
         let request_id = error.request_id().unwrap_or("none");
-        match entry {
-            Entry::Failed => tracing::warn!(
-                account = %labels.account,
-                provider = %labels.provider,
-                region = %labels.region,
-                outcome = %error.outcome(),
-                request_id,
-                error = %error,
-                "sweep failed"
-            ),
+        let (message, repeats, failing_for_seconds) = match entry {
+            Entry::Failed => ("sweep failed", None, None),
             Entry::StillFailing {
                 repeats,
                 for_how_long,
-            } => tracing::warn!(
-                account = %labels.account,
-                provider = %labels.provider,
-                region = %labels.region,
-                outcome = %error.outcome(),
-                request_id,
-                error = %error,
-                repeats,
-                failing_for_seconds = for_how_long.as_secs(),
-                "sweep still failing the same way ({repeats} more since the last line)"
+            } => (
+                "sweep still failing the same way",
+                Some(repeats),
+                Some(for_how_long.as_secs()),
             ),
-            Entry::Quiet | Entry::Recovered { .. } => tracing::debug!(
-                account = %labels.account,
-                provider = %labels.provider,
-                region = %labels.region,
-                outcome = %error.outcome(),
-                request_id,
-                "sweep failed again (logged before)"
-            ),
-        }
+            Entry::Quiet | Entry::Recovered { .. } => {
+                tracing::debug!(
+                    account = %labels.account,
+                    provider = %labels.provider,
+                    region = %labels.region,
+                    outcome = %error.outcome(),
+                    request_id,
+                    "sweep failed again (logged before)"
+                );
+                return;
+            }
+        };
+        tracing::warn!(
+            account = %labels.account,
+            provider = %labels.provider,
+            region = %labels.region,
+            outcome = %error.outcome(),
+            request_id,
+            error = %error,
+            repeats,
+            failing_for_seconds,
+            "{message}"
+        );
     }
 
     fn log_success(&self) {
