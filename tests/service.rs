@@ -210,13 +210,30 @@ async fn sigterm_lets_the_scrape_in_flight_finish_then_exits_0() {
     );
 }
 
-#[test]
-fn sigint_on_an_idle_exporter_exits_0_at_once() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_with_an_idle_keep_alive_connection_exits_0_at_once() {
     let mut daemon = Daemon::start(&["--demo"], &[]);
+    // Prometheus keeps its connection open between scrapes; shutdown must not wait for it.
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("http://{}/-/healthy", daemon.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     let signalled = Instant::now();
     daemon.signal("INT");
-    let status = daemon.wait_exit(Duration::from_secs(5));
+    let exited = tokio::task::spawn_blocking(move || {
+        let status = daemon.wait_exit(Duration::from_secs(5));
+        (status, daemon)
+    });
+    let (status, daemon) = exited.await.unwrap();
     assert_eq!(status.and_then(|s| s.code()), Some(0));
-    assert!(signalled.elapsed() < Duration::from_secs(1));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        signalled.elapsed()
+    );
     daemon.wait_for_log("shut down", Duration::from_secs(1));
+    drop(client);
 }
