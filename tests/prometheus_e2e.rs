@@ -1,0 +1,399 @@
+//! The dashboard and the rule files against a real Prometheus scraping the real binary in
+//! `--demo` mode: the target is healthy, the rule files load and evaluate, every query of the
+//! dashboard, of its variables and of the rules parses, and every panel and variable query
+//! returns data from the demo within about a minute.
+//!
+//! Needs `prometheus` on the PATH: skipped without it, except under `CI=true`, where it fails.
+
+mod monitoring;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cloud-task-exporter");
+
+/// The whole test, from starting the processes to the last check. The demo's first failure is
+/// 30 s in and its first repeated task duration 35 s in; the rest is margin for a busy machine.
+const BUDGET: Duration = Duration::from_secs(85);
+
+/// The processes the test started, killed when it ends, however it ends.
+#[derive(Default)]
+struct Processes(Vec<(&'static str, Child, PathBuf)>);
+
+impl Processes {
+    fn start(&mut self, name: &'static str, command: &mut Command, log: PathBuf) {
+        let out = File::create(&log).expect("create a log file in the temp dir");
+        let err = out.try_clone().expect("clone the log file handle");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        self.0.push((name, child, log));
+    }
+
+    /// The end of each process's log, for failure messages.
+    fn logs(&self) -> String {
+        self.0
+            .iter()
+            .map(|(name, _, log)| {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+                format!("--- {name} log (last lines) ---\n{tail}\n")
+            })
+            .collect()
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for (_, child, _) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A loopback port that was free a moment ago (Prometheus cannot be told to pick one).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind an ephemeral loopback port")
+        .port()
+}
+
+/// The address the exporter logs once it listens (it was given port 0).
+fn exporter_address(log: &Path) -> Option<String> {
+    std::fs::read_to_string(log)
+        .ok()?
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find_map(|entry| entry["fields"]["address"].as_str().map(str::to_owned))
+}
+
+fn prometheus_config(exporter: &str) -> String {
+    let rule_files: String = monitoring::RULE_FILES
+        .iter()
+        .map(|file| format!("  - {}\n", monitoring::path(file).display()))
+        .collect();
+    format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+         rule_files:\n{rule_files}\
+         scrape_configs:\n  - job_name: cloud-tasks\n    static_configs:\n      - targets: ['{exporter}']\n"
+    )
+}
+
+struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn get(&self, path: &str, params: &[(&str, &str)]) -> Result<Value, String> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .query(params)
+            .send()
+            .await
+            .map_err(|e| format!("GET {path}: {e}"))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("GET {path}: {e}"))?;
+        let json: Value =
+            serde_json::from_str(&body).map_err(|e| format!("GET {path}: {e}: {body}"))?;
+        if json["status"] != "success" {
+            return Err(format!("{}: {}", json["errorType"], json["error"]));
+        }
+        Ok(json["data"].clone())
+    }
+
+    /// The samples of an instant query, or Prometheus's error (a parse error among them).
+    async fn query(&self, expr: &str) -> Result<Vec<f64>, String> {
+        let data = self.get("/api/v1/query", &[("query", expr)]).await?;
+        let values = match data["resultType"].as_str() {
+            Some("vector") => data["result"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|sample| sample["value"][1].clone())
+                .collect(),
+            Some("scalar") => vec![data["result"][1].clone()],
+            other => return Err(format!("unexpected result type {other:?}")),
+        };
+        Ok(values
+            .iter()
+            .map(|value| match value.as_str() {
+                Some("+Inf") => f64::INFINITY,
+                Some("-Inf") => f64::NEG_INFINITY,
+                Some(text) => text.parse().unwrap_or(f64::NAN),
+                None => f64::NAN,
+            })
+            .collect())
+    }
+
+    async fn ready(&self) -> bool {
+        let url = format!("{}/-/ready", self.base);
+        matches!(self.client.get(url).send().await, Ok(r) if r.status().is_success())
+    }
+}
+
+/// Data a panel can show: at least one sample that is a number. `histogram_quantile` over
+/// buckets that did not move gives NaN, which Grafana shows as no value.
+fn has_data(values: &[f64]) -> bool {
+    values.iter().any(|value| value.is_finite())
+}
+
+/// What to query, with where it comes from.
+struct Check {
+    source: String,
+    expr: String,
+}
+
+fn panel_checks(dashboard: &Value) -> Vec<Check> {
+    monitoring::panel_queries(dashboard)
+        .into_iter()
+        .map(|query| Check {
+            source: format!("panel {:?} query {}", query.panel, query.ref_id),
+            expr: monitoring::substitute(&query.expr),
+        })
+        .collect()
+}
+
+fn rule_checks() -> Vec<Check> {
+    monitoring::rules()
+        .into_iter()
+        .map(|rule| Check {
+            source: format!("rule {}", rule.name()),
+            expr: rule.expr,
+        })
+        .collect()
+}
+
+/// `(variable, label, selector)` of every `label_values()` variable.
+fn variable_checks(dashboard: &Value) -> Vec<(String, String, String)> {
+    monitoring::variables(dashboard)
+        .iter()
+        .filter(|variable| variable["type"] == "query")
+        .map(|variable| {
+            let name = variable["name"].as_str().unwrap_or_default().to_owned();
+            let query = monitoring::variable_query(variable);
+            let (selector, label) = monitoring::label_values(query).unwrap_or_else(|| {
+                panic!("variable {name}: not label_values(selector, label): {query}")
+            });
+            (name, label.to_owned(), monitoring::substitute(selector))
+        })
+        .collect()
+}
+
+/// Sleeps a moment before the next try, or says the deadline has passed.
+async fn try_again(deadline: Instant) -> bool {
+    if Instant::now() >= deadline {
+        return false;
+    }
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    true
+}
+
+/// The panel and variable queries that have no data yet, with why.
+async fn without_data(
+    api: &Api,
+    panels: &[Check],
+    variables: &[(String, String, String)],
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    for check in panels {
+        match api.query(&check.expr).await {
+            Ok(values) if has_data(&values) => {}
+            Ok(values) => missing.push(format!(
+                "{}: no data ({values:?})\n    {}",
+                check.source, check.expr
+            )),
+            Err(e) => missing.push(format!("{}: {e}\n    {}", check.source, check.expr)),
+        }
+    }
+    for (name, label, selector) in variables {
+        let values = api
+            .get(
+                &format!("/api/v1/label/{label}/values"),
+                &[("match[]", selector)],
+            )
+            .await;
+        if !values
+            .as_ref()
+            .is_ok_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            missing.push(format!(
+                "variable {name}: no {label} values for {selector}: {values:?}"
+            ));
+        }
+    }
+    missing
+}
+
+/// Every rule Prometheus has loaded, with its health and last error.
+async fn loaded_rules(api: &Api) -> Vec<Value> {
+    api.get("/api/v1/rules", &[])
+        .await
+        .map(|data| {
+            data["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|group| group["rules"].as_array().cloned().unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_scraping_the_demo_has_data_for_every_panel() {
+    if !monitoring::tool_available("prometheus") {
+        return;
+    }
+    let started = Instant::now();
+    let deadline = started + BUDGET;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut processes = Processes::default();
+
+    let exporter_log = dir.path().join("exporter.log");
+    processes.start(
+        "exporter",
+        Command::new(BIN)
+            .args([
+                "--demo",
+                "--web.listen-address=127.0.0.1:0",
+                "--log.format=json",
+            ])
+            .current_dir(dir.path()),
+        exporter_log.clone(),
+    );
+    let exporter = loop {
+        if let Some(address) = exporter_address(&exporter_log) {
+            break address;
+        }
+        assert!(
+            try_again(deadline).await,
+            "the exporter never said where it listens\n{}",
+            processes.logs()
+        );
+    };
+
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, prometheus_config(&exporter)).expect("write prometheus.yml");
+    let port = free_port();
+    processes.start(
+        "prometheus",
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .current_dir(dir.path()),
+        dir.path().join("prometheus.log"),
+    );
+    let api = Api {
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("HTTP client"),
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    while !api.ready().await {
+        assert!(
+            try_again(deadline).await,
+            "Prometheus never became ready\n{}",
+            processes.logs()
+        );
+    }
+
+    let healthy = loop {
+        let target = match api.get("/api/v1/targets", &[("state", "active")]).await {
+            Ok(data) => data["activeTargets"][0].clone(),
+            Err(e) => Value::String(e),
+        };
+        if target["health"] == "up" || !try_again(deadline).await {
+            break target;
+        }
+    };
+    assert!(
+        healthy["health"] == "up",
+        "the exporter's target is not healthy: {healthy:#}\n{}",
+        processes.logs()
+    );
+    assert_eq!(healthy["scrapeUrl"], format!("http://{exporter}/metrics"));
+
+    let dashboard = monitoring::dashboard();
+    let panels = panel_checks(&dashboard);
+    let rules = rule_checks();
+    let variables = variable_checks(&dashboard);
+    assert!(panels.len() >= 20 && rules.len() >= 5 && variables.len() == 5);
+
+    // Every expression must parse, whatever data there is yet.
+    let mut errors = Vec::new();
+    for check in panels.iter().chain(&rules) {
+        if check.expr.contains('$') {
+            errors.push(format!(
+                "{}: a variable is left after substitution: {}",
+                check.source, check.expr
+            ));
+        } else if let Err(e) = api.query(&check.expr).await {
+            errors.push(format!("{}: {e}\n    {}", check.source, check.expr));
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "queries Prometheus rejects:\n{}",
+        errors.join("\n")
+    );
+
+    // Panels over finished tasks need the demo's first failures and repeated durations.
+    let missing = loop {
+        let missing = without_data(&api, &panels, &variables).await;
+        if missing.is_empty() || !try_again(deadline).await {
+            break missing;
+        }
+    };
+    assert!(
+        missing.is_empty(),
+        "after {:.0?}, these dashboard queries still have no data from the demo:\n{}\n{}",
+        started.elapsed(),
+        missing.join("\n"),
+        processes.logs()
+    );
+
+    // The rule files loaded, and every rule has been evaluated without error.
+    let expected = rules.len();
+    let loaded = loop {
+        let loaded = loaded_rules(&api).await;
+        let evaluated = loaded.len() == expected
+            && loaded.iter().all(|rule| {
+                rule["health"] == "ok" && rule["lastError"].as_str().unwrap_or("").is_empty()
+            });
+        if evaluated || !try_again(deadline).await {
+            break (evaluated, loaded);
+        }
+    };
+    assert!(
+        loaded.0,
+        "Prometheus should have loaded and evaluated the {expected} rules without error: {:#?}",
+        loaded.1
+    );
+
+    eprintln!(
+        "{} panel queries, {} variable queries and {} rule expressions checked in {:.1?}",
+        panels.len(),
+        variables.len(),
+        rules.len(),
+        started.elapsed()
+    );
+}
