@@ -51,6 +51,27 @@ impl Processes {
     }
 }
 
+impl Processes {
+    /// Sleeps a moment before the next try, or says the deadline has passed. A process that
+    /// has exited (Prometheus rejecting a rule file, say) fails the test at once.
+    async fn try_again(&mut self, deadline: Instant) -> bool {
+        let exited: Vec<String> = self
+            .0
+            .iter_mut()
+            .filter_map(|(name, child, _)| {
+                let status = child.try_wait().ok()??;
+                Some(format!("{name} exited ({status})"))
+            })
+            .collect();
+        assert!(exited.is_empty(), "{}\n{}", exited.join("; "), self.logs());
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        true
+    }
+}
+
 impl Drop for Processes {
     fn drop(&mut self) {
         for (_, child, _) in &mut self.0 {
@@ -193,15 +214,6 @@ fn variable_checks(dashboard: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Sleeps a moment before the next try, or says the deadline has passed.
-async fn try_again(deadline: Instant) -> bool {
-    if Instant::now() >= deadline {
-        return false;
-    }
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    true
-}
-
 /// The panel and variable queries that have no data yet, with why.
 async fn without_data(
     api: &Api,
@@ -280,7 +292,7 @@ async fn a_real_prometheus_scraping_the_demo_has_data_for_every_panel() {
             break address;
         }
         assert!(
-            try_again(deadline).await,
+            processes.try_again(deadline).await,
             "the exporter never said where it listens\n{}",
             processes.logs()
         );
@@ -310,7 +322,7 @@ async fn a_real_prometheus_scraping_the_demo_has_data_for_every_panel() {
     };
     while !api.ready().await {
         assert!(
-            try_again(deadline).await,
+            processes.try_again(deadline).await,
             "Prometheus never became ready\n{}",
             processes.logs()
         );
@@ -321,7 +333,7 @@ async fn a_real_prometheus_scraping_the_demo_has_data_for_every_panel() {
             Ok(data) => data["activeTargets"][0].clone(),
             Err(e) => Value::String(e),
         };
-        if target["health"] == "up" || !try_again(deadline).await {
+        if target["health"] == "up" || !processes.try_again(deadline).await {
             break target;
         }
     };
@@ -359,7 +371,7 @@ async fn a_real_prometheus_scraping_the_demo_has_data_for_every_panel() {
     // Panels over finished tasks need the demo's first failures and repeated durations.
     let missing = loop {
         let missing = without_data(&api, &panels, &variables).await;
-        if missing.is_empty() || !try_again(deadline).await {
+        if missing.is_empty() || !processes.try_again(deadline).await {
             break missing;
         }
     };
@@ -379,7 +391,7 @@ async fn a_real_prometheus_scraping_the_demo_has_data_for_every_panel() {
             && loaded.iter().all(|rule| {
                 rule["health"] == "ok" && rule["lastError"].as_str().unwrap_or("").is_empty()
             });
-        if evaluated || !try_again(deadline).await {
+        if evaluated || !processes.try_again(deadline).await {
             break (evaluated, loaded);
         }
     };
