@@ -171,6 +171,51 @@ pub struct Metrics {
     /// Each target's instances and their task types that have finished counters, so that the
     /// counters can go with the target when a reload removes it.
     seen: Mutex<HashMap<TargetLabels, HashMap<String, HashSet<String>>>>,
+    /// Counts that went to series created by the same sweep: see [`Deferred`].
+    deferred: Mutex<Deferred>,
+}
+
+/// A series that appears with its first count already in it is invisible to `increase()`
+/// and `rate()`, which need a previous sample: the first failure of a new instance or task
+/// type would never alert. So a count for a series created by this sweep is held back: the
+/// series is shown at 0 first, and the count lands one scrape later.
+#[derive(Default)]
+struct Deferred {
+    /// Counts for series that no scrape has shown yet.
+    pending: Vec<Count>,
+    /// Counts for series the last scrape showed at 0: applied by the next one.
+    ready: Vec<Count>,
+}
+
+#[derive(Clone)]
+enum Count {
+    Finished(StatusLabels),
+    Duration(DurationLabels, f64),
+}
+
+/// Whether a count for these labels is already held back this sweep: then the series is
+/// still unseen, and this count waits too.
+impl Deferred {
+    fn holds_finished(&self, labels: &StatusLabels) -> bool {
+        self.pending
+            .iter()
+            .any(|count| matches!(count, Count::Finished(l) if l == labels))
+    }
+
+    fn holds_duration(&self, labels: &DurationLabels) -> bool {
+        self.pending
+            .iter()
+            .any(|count| matches!(count, Count::Duration(l, _) if l == labels))
+    }
+}
+
+impl Count {
+    fn target(&self) -> &TargetLabels {
+        match self {
+            Count::Finished(labels) => &labels.target,
+            Count::Duration(labels, _) => &labels.target,
+        }
+    }
 }
 
 impl Metrics {
@@ -191,6 +236,7 @@ impl Metrics {
             duration_buckets,
             instance_id_on_durations,
             seen: Mutex::default(),
+            deferred: Mutex::default(),
         }
     }
 
@@ -237,6 +283,11 @@ impl Metrics {
     /// Creates the finished counters of an (instance, task type) at 0, so that the first
     /// failure is an increase that `increase()` and alerts can see, not a new series.
     pub fn task_seen(&self, target: &TargetLabels, instance_id: &str, task_type: &str) {
+        self.note_seen(target, instance_id, task_type);
+    }
+
+    /// [`Metrics::task_seen`], telling whether the counters were created just now.
+    fn note_seen(&self, target: &TargetLabels, instance_id: &str, task_type: &str) -> bool {
         {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             let types = seen
@@ -245,7 +296,7 @@ impl Metrics {
                 .entry(instance_id.to_owned())
                 .or_default();
             if !types.insert(task_type.to_owned()) {
-                return;
+                return false;
             }
         }
         for status in TaskStatus::ALL.into_iter().filter(|s| s.is_finished()) {
@@ -256,6 +307,7 @@ impl Metrics {
                 status: status.as_str(),
             }));
         }
+        true
     }
 
     /// Removes every series of a target that a reload took out of the config, so that it
@@ -271,6 +323,11 @@ impl Metrics {
         self.skipped_entries.remove(target);
         self.rate_limit_wait.remove(target);
         self.api_request_duration.remove(target);
+        {
+            let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+            deferred.pending.retain(|count| count.target() != target);
+            deferred.ready.retain(|count| count.target() != target);
+        }
         let instances = self
             .seen
             .lock()
@@ -310,27 +367,54 @@ impl Metrics {
 
     /// Counts a task seen finishing, once: the caller deduplicates by task id.
     pub fn task_finished(&self, target: &TargetLabels, task: &Task) {
-        self.task_seen(target, &task.instance_id, &task.task_type);
-        self.finished
-            .get_or_create(&StatusLabels {
+        let new_series = self.note_seen(target, &task.instance_id, &task.task_type);
+        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        let finished = StatusLabels {
+            target: target.clone(),
+            instance_id: task.instance_id.clone(),
+            task_type: task.task_type.clone(),
+            status: task.status.as_str(),
+        };
+        if new_series || deferred.holds_finished(&finished) {
+            deferred.pending.push(Count::Finished(finished));
+        } else {
+            self.finished.get_or_create(&finished).inc();
+        }
+        if let Some(seconds) = task.duration_seconds() {
+            let labels = DurationLabels {
                 target: target.clone(),
-                instance_id: task.instance_id.clone(),
+                instance_id: self
+                    .instance_id_on_durations
+                    .then(|| task.instance_id.clone()),
                 task_type: task.task_type.clone(),
                 status: task.status.as_str(),
-            })
-            .inc();
-        if let Some(seconds) = task.duration_seconds() {
-            self.duration
-                .get_or_create(&DurationLabels {
-                    target: target.clone(),
-                    instance_id: self
-                        .instance_id_on_durations
-                        .then(|| task.instance_id.clone()),
-                    task_type: task.task_type.clone(),
-                    status: task.status.as_str(),
-                })
-                .observe(seconds);
+            };
+            if self.duration.get(&labels).is_none() {
+                // An empty histogram first; this observation comes with the next scrape.
+                drop(self.duration.get_or_create(&labels));
+                deferred.pending.push(Count::Duration(labels, seconds));
+            } else if deferred.holds_duration(&labels) {
+                deferred.pending.push(Count::Duration(labels, seconds));
+            } else {
+                self.duration.get_or_create(&labels).observe(seconds);
+            }
         }
+    }
+
+    /// Applies the counts held back by the previous scrape, and readies those of this one.
+    fn release_deferred(&self) {
+        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        for count in std::mem::take(&mut deferred.ready) {
+            match count {
+                Count::Finished(labels) => {
+                    self.finished.get_or_create(&labels).inc();
+                }
+                Count::Duration(labels, seconds) => {
+                    self.duration.get_or_create(&labels).observe(seconds);
+                }
+            }
+        }
+        deferred.ready = std::mem::take(&mut deferred.pending);
     }
 
     pub fn config_reloaded(&self, successful: bool, at_unix_seconds: f64) {
@@ -350,6 +434,7 @@ impl Metrics {
 
     /// The whole exposition for one scrape.
     pub fn encode(&self, reports: &[(TargetLabels, Arc<SweepReport>)]) -> String {
+        self.release_deferred();
         let mut registry = Registry::default();
         self.register_task_gauges(&mut registry, reports);
         registry.register(
@@ -511,6 +596,64 @@ fn register_target_gauges(registry: &mut Registry, reports: &[(TargetLabels, Arc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_series_is_shown_at_0_before_its_first_count() {
+        let metrics = Metrics::new(&[60.0], true);
+        let target = TargetLabels {
+            account: "a".into(),
+            provider: "tencent_postgres".into(),
+            region: "r".into(),
+        };
+        let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let failed = |id: &str| Task {
+            id: id.into(),
+            task_type: "RestoreDatabase".into(),
+            instance_id: "postgres-1".into(),
+            instance_name: None,
+            status: TaskStatus::Failed,
+            progress: None,
+            start_time: start,
+            end_time: Some(start + chrono::Duration::seconds(30)),
+            message: None,
+        };
+        let sample = |text: &str, name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name) && l.contains("status=\"failed\""))
+                .and_then(|l| l.rsplit(' ').next())
+                .map(str::to_owned)
+        };
+        // A task type never seen before fails between two sweeps, twice.
+        metrics.task_finished(&target, &failed("1"));
+        metrics.task_finished(&target, &failed("2"));
+        let first = metrics.encode(&[]);
+        assert_eq!(
+            sample(&first, "cloud_task_finished_total").as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            sample(&first, "cloud_task_duration_seconds_count").as_deref(),
+            Some("0")
+        );
+        // The next scrape has the counts, plus one more that came meanwhile.
+        metrics.task_finished(&target, &failed("3"));
+        let second = metrics.encode(&[]);
+        assert_eq!(
+            sample(&second, "cloud_task_finished_total").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            sample(&second, "cloud_task_duration_seconds_count").as_deref(),
+            Some("3")
+        );
+        // And a known series counts at once.
+        metrics.task_finished(&target, &failed("4"));
+        let third = metrics.encode(&[]);
+        assert_eq!(
+            sample(&third, "cloud_task_finished_total").as_deref(),
+            Some("4")
+        );
+    }
 
     #[test]
     fn openmetrics_counters_become_text_format_counters() {
