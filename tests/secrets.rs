@@ -97,7 +97,7 @@ accounts:
     let env = [("CTE_CANARY_TOKEN", TOKEN_CANARY)];
 
     let config_arg = format!("--config.file={}", config.display());
-    let mut daemon = Daemon::start(&[&config_arg, "--log.level=debug"], &env);
+    let daemon = Daemon::start(&[&config_arg, "--log.level=debug"], &env);
     let client = reqwest::Client::new();
     let mut shown = Vec::new();
     for _ in 0..4 {
@@ -136,11 +136,7 @@ accounts:
     std::fs::write(&config, &good_config).unwrap();
 
     daemon.signal("TERM");
-    let exited = tokio::task::spawn_blocking(move || {
-        let status = daemon.wait_exit(Duration::from_secs(6));
-        (status, daemon)
-    });
-    let (status, daemon) = exited.await.unwrap();
+    let (status, daemon) = daemon.exited(Duration::from_secs(6)).await;
     assert_eq!(status.and_then(|s| s.code()), Some(0));
     let logs = daemon.logs().join("\n");
 

@@ -179,7 +179,7 @@ async fn sigterm_lets_the_scrape_in_flight_finish_then_exits_0() {
     let config = dir.path().join("cloud-task-exporter.yaml");
     write_config(&config, sim_addr, "ap-guangzhou");
     let config_arg = format!("--config.file={}", config.display());
-    let mut daemon = Daemon::start(&[&config_arg], &[]);
+    let daemon = Daemon::start(&[&config_arg], &[]);
 
     let addr = daemon.addr;
     let in_flight = tokio::spawn(async move { scrape(addr).await });
@@ -191,11 +191,7 @@ async fn sigterm_lets_the_scrape_in_flight_finish_then_exits_0() {
     let body = in_flight.await.expect("the scrape in flight is answered");
     assert_eq!(up(&parse(&body), "ap-guangzhou"), Some(1.0), "{body}");
 
-    let status = tokio::task::spawn_blocking(move || {
-        let status = daemon.wait_exit(Duration::from_secs(6));
-        (status, daemon)
-    });
-    let (status, daemon) = status.await.unwrap();
+    let (status, daemon) = daemon.exited(Duration::from_secs(6)).await;
     let took = signalled.elapsed();
     assert_eq!(
         status.and_then(|s| s.code()),
@@ -212,7 +208,7 @@ async fn sigterm_lets_the_scrape_in_flight_finish_then_exits_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_with_an_idle_keep_alive_connection_exits_0_at_once() {
-    let mut daemon = Daemon::start(&["--demo"], &[]);
+    let daemon = Daemon::start(&["--demo"], &[]);
     // Prometheus keeps its connection open between scrapes; shutdown must not wait for it.
     let client = reqwest::Client::new();
     let response = client
@@ -223,11 +219,7 @@ async fn sigint_with_an_idle_keep_alive_connection_exits_0_at_once() {
     assert_eq!(response.status(), 200);
     let signalled = Instant::now();
     daemon.signal("INT");
-    let exited = tokio::task::spawn_blocking(move || {
-        let status = daemon.wait_exit(Duration::from_secs(5));
-        (status, daemon)
-    });
-    let (status, daemon) = exited.await.unwrap();
+    let (status, daemon) = daemon.exited(Duration::from_secs(5)).await;
     assert_eq!(status.and_then(|s| s.code()), Some(0));
     assert!(
         signalled.elapsed() < Duration::from_secs(1),

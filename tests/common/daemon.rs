@@ -94,6 +94,14 @@ impl Daemon {
         assert!(status.success(), "kill -s {name}");
     }
 
+    /// [`Daemon::wait_exit`] for async tests, which must not block their runtime; the daemon
+    /// comes back for its logs.
+    pub async fn exited(mut self, within: Duration) -> (Option<ExitStatus>, Daemon) {
+        tokio::task::spawn_blocking(move || (self.wait_exit(within), self))
+            .await
+            .expect("waiting for the exporter to exit")
+    }
+
     /// Waits for the process to exit, up to `within`.
     pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
         let until = Instant::now() + within;
