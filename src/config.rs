@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_saphyr::{Location, Spanned};
 
+use crate::files;
 use crate::providers::{self, Cloud, Provider};
 use crate::secret::Secret;
 
@@ -26,12 +27,28 @@ pub const DEFAULT_BUCKETS: [f64; 12] = [
     10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0,
 ];
 
+/// The lookback window: at least a minute, at most a year (no task API keeps more, and
+/// dates must stay far from the ends of the calendar).
+pub const LOOKBACK_RANGE: (Duration, Duration) = (
+    Duration::from_secs(60),
+    Duration::from_secs(365 * 24 * 3600),
+);
+/// The configured scrape timeout; the same maximum bounds Prometheus's header.
+pub const SCRAPE_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(600));
+pub const MIN_INTERVAL_RANGE: (Duration, Duration) =
+    (Duration::ZERO, Duration::from_secs(24 * 3600));
+/// Requests per second: from one every 1,000 s to far beyond any provider's limit.
+pub const RATE_LIMIT_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
+/// Each bucket is a series per instance, task type and status.
+pub const MAX_BUCKETS: usize = 100;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: cannot read config file: {source}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::files::FileError,
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -48,9 +65,11 @@ pub struct Config {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
+        let text = files::read_text(path, files::MAX_CONFIG_BYTES).map_err(|source| {
+            ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            }
         })?;
         Config::parse(&text).map_err(|message| ConfigError::Invalid {
             path: path.to_owned(),
@@ -334,26 +353,39 @@ impl RawConfig {
 impl RawGlobal {
     fn validate(self) -> Result<Global, Invalid> {
         let defaults = Global::default();
-        let duration =
-            |value: Option<Spanned<String>>, key: &str, default: Duration, min: Duration| {
-                let Some(value) = value else {
-                    return Ok(default);
-                };
-                let parsed = duration::parse(&value.value)
-                    .map_err(|e| invalid(&value, format!("global.{key}"), e))?;
-                if parsed < min {
-                    return Err(invalid(
-                        &value,
-                        format!("global.{key}"),
-                        format!("must be at least {}", duration::format(min)),
-                    ));
-                }
-                Ok(parsed)
+        let duration = |value: Option<Spanned<String>>,
+                        key: &str,
+                        default: Duration,
+                        (min, max): (Duration, Duration)| {
+            let Some(value) = value else {
+                return Ok(default);
             };
+            let parsed = duration::parse(&value.value)
+                .map_err(|e| invalid(&value, format!("global.{key}"), e))?;
+            if parsed < min || parsed > max {
+                return Err(invalid(
+                    &value,
+                    format!("global.{key}"),
+                    format!(
+                        "must be at least {} and at most {}",
+                        duration::format(min),
+                        duration::format(max)
+                    ),
+                ));
+            }
+            Ok(parsed)
+        };
         let histogram_buckets = match self.histogram_buckets {
             None => defaults.histogram_buckets,
             Some(buckets) => {
                 let b = &buckets.value;
+                if b.len() > MAX_BUCKETS {
+                    return Err(invalid(
+                        &buckets,
+                        "global.histogram_buckets",
+                        format!("has {} buckets; at most {MAX_BUCKETS} are allowed", b.len()),
+                    ));
+                }
                 if b.is_empty()
                     || b.iter().any(|x| !x.is_finite() || *x <= 0.0)
                     || b.windows(2).any(|w| w[0] >= w[1])
@@ -368,23 +400,18 @@ impl RawGlobal {
             }
         };
         Ok(Global {
-            lookback: duration(
-                self.lookback,
-                "lookback",
-                defaults.lookback,
-                Duration::from_secs(60),
-            )?,
+            lookback: duration(self.lookback, "lookback", defaults.lookback, LOOKBACK_RANGE)?,
             scrape_timeout: duration(
                 self.scrape_timeout,
                 "scrape_timeout",
                 defaults.scrape_timeout,
-                Duration::from_secs(1),
+                SCRAPE_TIMEOUT_RANGE,
             )?,
             min_interval: duration(
                 self.min_interval,
                 "min_interval",
                 defaults.min_interval,
-                Duration::ZERO,
+                MIN_INTERVAL_RANGE,
             )?,
             histogram_buckets,
             labels: self.labels,
@@ -486,7 +513,7 @@ impl CredentialField<'_> {
             (None, Some(file)) => {
                 let key = format!("{}_file", self.key());
                 let path = expand_env(&file.value).map_err(|e| invalid(file, &key, e))?;
-                let contents = std::fs::read_to_string(&path)
+                let contents = files::read_text(Path::new(&path), files::MAX_SECRET_BYTES)
                     .map_err(|e| invalid(file, &key, format!("cannot read {path}: {e}")))?;
                 warn_if_world_readable(&path, &key);
                 let secret = contents.trim_end_matches(['\r', '\n']).to_owned();
@@ -701,14 +728,16 @@ impl RawTarget {
         }
         let rate_limit = match &self.rate_limit {
             None => provider.default_rate_limit(),
-            Some(limit) if limit.value.is_finite() && limit.value > 0.0 => limit.value,
+            Some(limit) if RATE_LIMIT_RANGE.contains(&limit.value) => limit.value,
             Some(limit) => {
                 return Err(invalid(
                     limit,
                     format!("{key}.rate_limit"),
                     format!(
-                        "{} must be a positive number of requests per second",
-                        limit.value
+                        "{} must be between {} and {} requests per second",
+                        limit.value,
+                        RATE_LIMIT_RANGE.start(),
+                        RATE_LIMIT_RANGE.end()
                     ),
                 ));
             }

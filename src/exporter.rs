@@ -49,6 +49,9 @@ pub enum LoadError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Web(#[from] WebConfigError),
+    /// A bug: building the new configuration panicked. The panic hook logged where.
+    #[error("internal error while building the new configuration (a bug; the log says where): {0}")]
+    Internal(String),
 }
 
 /// One configuration and what was built from it.
@@ -139,7 +142,11 @@ impl Exporter {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.current();
-        let result = self.next_generation(&current);
+        // A panic here must not leave the reload unanswered and the metric saying all is well.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.next_generation(&current)
+        }))
+        .unwrap_or_else(|panic| Err(LoadError::Internal(panic_message(panic.as_ref()))));
         match result {
             Err(error) => {
                 current.metrics.config_reloaded(false, unix_now());
@@ -247,6 +254,15 @@ impl Exporter {
             web,
         }))
     }
+}
+
+/// The message of a panic's payload, when it has one.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
 }
 
 fn load_web_config(path: Option<&Path>) -> Result<WebConfig, WebConfigError> {

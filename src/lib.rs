@@ -7,6 +7,7 @@
 //! - [`config`]: the YAML config, read into spanned raw types and validated in one pass, so
 //!   every error names its key, line and column; the redacted view of `--check-config`.
 //! - [`secret`]: the type that holds credentials and never prints them.
+//! - [`files`]: bounded reads of the files the operator names (config, secrets, certificates).
 //! - [`signing`]: request signing, one pure module per scheme ([`signing::tc3`] for Tencent,
 //!   [`signing::huawei`] for Huawei's AK/SK).
 //! - [`providers`]: one file per task API behind the [`providers::Provider`] trait and one
@@ -49,6 +50,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod exporter;
+pub mod files;
 pub mod landing;
 pub mod metrics;
 pub mod process;

@@ -11,6 +11,7 @@ use cloud_task_exporter::{demo, server};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
+    log_panics();
     // Before anything else, in case the kernel's own figure is hidden (see the function).
     cloud_task_exporter::process::start_time_seconds();
 
@@ -80,9 +81,35 @@ async fn run(cli: Cli) -> Result<(), String> {
     );
     drop(generation);
     tokio::spawn(reload_on_sighup(exporter.clone()));
-    server::serve(listener, exporter, shutdown_signal()).await;
+    let limits = server::Limits {
+        max_connections: cli.max_connections,
+    };
+    server::serve(listener, exporter, limits, shutdown_signal()).await;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// A panic is a bug: log it, with where it happened, through the same logger as everything
+/// else, before the thread (or the process) goes down.
+fn log_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = cloud_task_exporter::exporter::panic_message(info.payload());
+        let thread = std::thread::current();
+        tracing::error!(
+            thread = thread.name().unwrap_or("unnamed"),
+            location,
+            "panic: {message}"
+        );
+        if tracing::dispatcher::has_been_set() {
+            return;
+        }
+        default_hook(info);
+    }));
 }
 
 /// SIGHUP reloads the configuration, as `POST /-/reload` does.

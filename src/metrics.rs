@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
@@ -163,14 +164,16 @@ pub struct Metrics {
     api_request_duration: Family<TargetLabels, Histogram, Buckets>,
     api_pages: Family<TargetLabels, Counter>,
     skipped_entries: Family<TargetLabels, Counter>,
+    sweep_wait_timeouts: Family<TargetLabels, Counter>,
     rate_limit_wait: Family<TargetLabels, FloatCounter>,
     reload_successful: Gauge,
     reload_timestamp: FloatGauge,
     duration_buckets: Arc<[f64]>,
     instance_id_on_durations: bool,
-    /// Each target's instances and their task types that have finished counters, so that the
-    /// counters can go with the target when a reload removes it.
-    seen: Mutex<HashMap<TargetLabels, HashMap<String, HashSet<String>>>>,
+    /// Each target's instances and their task types that have finished counters, with when
+    /// they last had a task in the window: the counters go once they have had none for a
+    /// lookback, or with the target when a reload removes it.
+    seen: Mutex<HashMap<TargetLabels, Seen>>,
     /// Counts that went to series created by the same sweep: see [`Deferred`].
     deferred: Mutex<Deferred>,
 }
@@ -183,9 +186,15 @@ pub struct Metrics {
 struct Deferred {
     /// Counts for series that no scrape has shown yet.
     pending: Vec<Count>,
+    /// The series of `pending`, to tell in constant time whether one is held back.
+    held_finished: HashSet<StatusLabels>,
+    held_durations: HashSet<DurationLabels>,
     /// Counts for series the last scrape showed at 0: applied by the next one.
     ready: Vec<Count>,
 }
+
+/// Instance -> task type -> when a task of theirs was last in the window.
+type Seen = HashMap<String, HashMap<String, DateTime<Utc>>>;
 
 #[derive(Clone)]
 enum Count {
@@ -197,15 +206,66 @@ enum Count {
 /// still unseen, and this count waits too.
 impl Deferred {
     fn holds_finished(&self, labels: &StatusLabels) -> bool {
-        self.pending
-            .iter()
-            .any(|count| matches!(count, Count::Finished(l) if l == labels))
+        self.held_finished.contains(labels)
     }
 
     fn holds_duration(&self, labels: &DurationLabels) -> bool {
-        self.pending
-            .iter()
-            .any(|count| matches!(count, Count::Duration(l, _) if l == labels))
+        self.held_durations.contains(labels)
+    }
+
+    fn hold(&mut self, count: Count) {
+        match &count {
+            Count::Finished(labels) => {
+                self.held_finished.insert(labels.clone());
+            }
+            Count::Duration(labels, _) => {
+                self.held_durations.insert(labels.clone());
+            }
+        }
+        self.pending.push(count);
+    }
+
+    /// The held-back counts become ready: the scrape about to be encoded shows their series.
+    fn promote(&mut self) -> Vec<Count> {
+        self.held_finished.clear();
+        self.held_durations.clear();
+        std::mem::replace(&mut self.ready, std::mem::take(&mut self.pending))
+    }
+
+    /// Drops what is held back for one (instance, task type), and for its durations too
+    /// when `durations` (see [`Metrics::remove_pair`]).
+    fn forget_pair(
+        &mut self,
+        target: &TargetLabels,
+        instance_id: &str,
+        task_type: &str,
+        durations: bool,
+    ) {
+        let finished_of = |l: &StatusLabels| {
+            l.target == *target && l.instance_id == instance_id && l.task_type == task_type
+        };
+        let durations_of = |l: &DurationLabels| {
+            durations
+                && l.target == *target
+                && l.task_type == task_type
+                && l.instance_id.as_deref().is_none_or(|id| id == instance_id)
+        };
+        let of_pair = |count: &Count| match count {
+            Count::Finished(l) => finished_of(l),
+            Count::Duration(l, _) => durations_of(l),
+        };
+        self.pending.retain(|count| !of_pair(count));
+        self.ready.retain(|count| !of_pair(count));
+        self.held_finished.retain(|l| !finished_of(l));
+        self.held_durations.retain(|l| !durations_of(l));
+    }
+
+    fn forget_target(&mut self, target: &TargetLabels) {
+        self.pending.retain(|count| count.target() != target);
+        self.ready.retain(|count| count.target() != target);
+        self.held_finished.retain(|labels| labels.target != *target);
+        self.held_durations
+            .retain(|labels| labels.target != *target);
     }
 }
 
@@ -230,6 +290,7 @@ impl Metrics {
             )),
             api_pages: Family::default(),
             skipped_entries: Family::default(),
+            sweep_wait_timeouts: Family::default(),
             rate_limit_wait: Family::default(),
             reload_successful: Gauge::default(),
             reload_timestamp: FloatGauge::default(),
@@ -251,6 +312,7 @@ impl Metrics {
         }
         drop(self.api_pages.get_or_create(target));
         drop(self.skipped_entries.get_or_create(target));
+        drop(self.sweep_wait_timeouts.get_or_create(target));
         drop(self.rate_limit_wait.get_or_create(target));
         drop(self.api_request_duration.get_or_create(target));
     }
@@ -276,18 +338,36 @@ impl Metrics {
         self.skipped_entries.get_or_create(target).inc_by(entries);
     }
 
+    /// Counts a scrape that gave up waiting for the sweep another scrape had started.
+    pub fn sweep_wait_timeout(&self, target: &TargetLabels) {
+        self.sweep_wait_timeouts.get_or_create(target).inc();
+    }
+
     pub fn rate_limit_wait(&self, target: &TargetLabels, seconds: f64) {
         self.rate_limit_wait.get_or_create(target).inc_by(seconds);
     }
 
     /// Creates the finished counters of an (instance, task type) at 0, so that the first
-    /// failure is an increase that `increase()` and alerts can see, not a new series.
-    pub fn task_seen(&self, target: &TargetLabels, instance_id: &str, task_type: &str) {
-        self.note_seen(target, instance_id, task_type);
+    /// failure is an increase that `increase()` and alerts can see, not a new series; `at` is
+    /// when it had a task in the window.
+    pub fn task_seen(
+        &self,
+        target: &TargetLabels,
+        instance_id: &str,
+        task_type: &str,
+        at: DateTime<Utc>,
+    ) {
+        self.note_seen(target, instance_id, task_type, at);
     }
 
     /// [`Metrics::task_seen`], telling whether the counters were created just now.
-    fn note_seen(&self, target: &TargetLabels, instance_id: &str, task_type: &str) -> bool {
+    fn note_seen(
+        &self,
+        target: &TargetLabels,
+        instance_id: &str,
+        task_type: &str,
+        at: DateTime<Utc>,
+    ) -> bool {
         {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             let types = seen
@@ -295,9 +375,11 @@ impl Metrics {
                 .or_default()
                 .entry(instance_id.to_owned())
                 .or_default();
-            if !types.insert(task_type.to_owned()) {
+            if let Some(last) = types.get_mut(task_type) {
+                *last = (*last).max(at);
                 return false;
             }
+            types.insert(task_type.to_owned(), at);
         }
         for status in TaskStatus::ALL.into_iter().filter(|s| s.is_finished()) {
             drop(self.finished.get_or_create(&StatusLabels {
@@ -308,6 +390,70 @@ impl Metrics {
             }));
         }
         true
+    }
+
+    /// Removes the finished counters and durations of a target's (instance, task type) pairs
+    /// that have had no task in the window since `before` (a lookback ago): instances come and
+    /// go, and their series must not pile up until a restart. A counter that disappears is
+    /// normal for Prometheus. Returns how many pairs went.
+    pub fn forget_unseen(&self, target: &TargetLabels, before: DateTime<Utc>) -> usize {
+        let gone: Vec<(String, String)> = {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(instances) = seen.get_mut(target) else {
+                return 0;
+            };
+            let mut gone = Vec::new();
+            instances.retain(|instance_id, types| {
+                types.retain(|task_type, last| {
+                    let keep = *last >= before;
+                    if !keep {
+                        gone.push((instance_id.clone(), task_type.clone()));
+                    }
+                    keep
+                });
+                !types.is_empty()
+            });
+            gone
+        };
+        for (instance_id, task_type) in &gone {
+            self.remove_pair(target, instance_id, task_type);
+        }
+        gone.len()
+    }
+
+    /// Removes the series of one (instance, task type) of a target, and any count held back
+    /// for them. The pair must already be gone from `seen`.
+    fn remove_pair(&self, target: &TargetLabels, instance_id: &str, task_type: &str) {
+        // Without `instance_id` on durations, one histogram serves every instance of the
+        // task type: it goes only with the last of them.
+        let remove_durations = self.instance_id_on_durations || {
+            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            !seen
+                .get(target)
+                .is_some_and(|instances| instances.values().any(|t| t.contains_key(task_type)))
+        };
+        for status in TaskStatus::ALL.into_iter().filter(|s| s.is_finished()) {
+            self.finished.remove(&StatusLabels {
+                target: target.clone(),
+                instance_id: instance_id.to_owned(),
+                task_type: task_type.to_owned(),
+                status: status.as_str(),
+            });
+            if remove_durations {
+                self.duration.remove(&DurationLabels {
+                    target: target.clone(),
+                    instance_id: self
+                        .instance_id_on_durations
+                        .then(|| instance_id.to_owned()),
+                    task_type: task_type.to_owned(),
+                    status: status.as_str(),
+                });
+            }
+        }
+        self.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .forget_pair(target, instance_id, task_type, remove_durations);
     }
 
     /// Removes every series of a target that a reload took out of the config, so that it
@@ -321,13 +467,13 @@ impl Metrics {
         }
         self.api_pages.remove(target);
         self.skipped_entries.remove(target);
+        self.sweep_wait_timeouts.remove(target);
         self.rate_limit_wait.remove(target);
         self.api_request_duration.remove(target);
-        {
-            let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-            deferred.pending.retain(|count| count.target() != target);
-            deferred.ready.retain(|count| count.target() != target);
-        }
+        self.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .forget_target(target);
         let instances = self
             .seen
             .lock()
@@ -335,21 +481,8 @@ impl Metrics {
             .remove(target)
             .unwrap_or_default();
         for (instance_id, task_types) in instances {
-            for task_type in task_types {
-                for status in TaskStatus::ALL.into_iter().filter(|s| s.is_finished()) {
-                    self.finished.remove(&StatusLabels {
-                        target: target.clone(),
-                        instance_id: instance_id.clone(),
-                        task_type: task_type.clone(),
-                        status: status.as_str(),
-                    });
-                    self.duration.remove(&DurationLabels {
-                        target: target.clone(),
-                        instance_id: self.instance_id_on_durations.then(|| instance_id.clone()),
-                        task_type: task_type.clone(),
-                        status: status.as_str(),
-                    });
-                }
+            for task_type in task_types.into_keys() {
+                self.remove_pair(target, &instance_id, &task_type);
             }
         }
     }
@@ -366,8 +499,8 @@ impl Metrics {
     }
 
     /// Counts a task seen finishing, once: the caller deduplicates by task id.
-    pub fn task_finished(&self, target: &TargetLabels, task: &Task) {
-        let new_series = self.note_seen(target, &task.instance_id, &task.task_type);
+    pub fn task_finished(&self, target: &TargetLabels, task: &Task, at: DateTime<Utc>) {
+        let new_series = self.note_seen(target, &task.instance_id, &task.task_type, at);
         let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
         let finished = StatusLabels {
             target: target.clone(),
@@ -376,7 +509,7 @@ impl Metrics {
             status: task.status.as_str(),
         };
         if new_series || deferred.holds_finished(&finished) {
-            deferred.pending.push(Count::Finished(finished));
+            deferred.hold(Count::Finished(finished));
         } else {
             self.finished.get_or_create(&finished).inc();
         }
@@ -392,9 +525,9 @@ impl Metrics {
             if self.duration.get(&labels).is_none() {
                 // An empty histogram first; this observation comes with the next scrape.
                 drop(self.duration.get_or_create(&labels));
-                deferred.pending.push(Count::Duration(labels, seconds));
+                deferred.hold(Count::Duration(labels, seconds));
             } else if deferred.holds_duration(&labels) {
-                deferred.pending.push(Count::Duration(labels, seconds));
+                deferred.hold(Count::Duration(labels, seconds));
             } else {
                 self.duration.get_or_create(&labels).observe(seconds);
             }
@@ -403,8 +536,12 @@ impl Metrics {
 
     /// Applies the counts held back by the previous scrape, and readies those of this one.
     fn release_deferred(&self) {
-        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-        for count in std::mem::take(&mut deferred.ready) {
+        let ready = self
+            .deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .promote();
+        for count in ready {
             match count {
                 Count::Finished(labels) => {
                     self.finished.get_or_create(&labels).inc();
@@ -414,7 +551,6 @@ impl Metrics {
                 }
             }
         }
-        deferred.ready = std::mem::take(&mut deferred.pending);
     }
 
     pub fn config_reloaded(&self, successful: bool, at_unix_seconds: f64) {
@@ -467,6 +603,11 @@ impl Metrics {
             "cloud_task_skipped_entries",
             "Entries of API answers that could not be read as tasks and were skipped (each kind logged once)",
             self.skipped_entries.clone(),
+        );
+        registry.register(
+            "cloud_task_sweep_wait_timeouts",
+            "Scrapes that reached their deadline waiting for a sweep another scrape had started (the target reported up 0)",
+            self.sweep_wait_timeouts.clone(),
         );
         registry.register(
             "cloud_task_rate_limit_wait_seconds",
@@ -624,8 +765,8 @@ mod tests {
                 .map(str::to_owned)
         };
         // A task type never seen before fails between two sweeps, twice.
-        metrics.task_finished(&target, &failed("1"));
-        metrics.task_finished(&target, &failed("2"));
+        metrics.task_finished(&target, &failed("1"), start);
+        metrics.task_finished(&target, &failed("2"), start);
         let first = metrics.encode(&[]);
         assert_eq!(
             sample(&first, "cloud_task_finished_total").as_deref(),
@@ -636,7 +777,7 @@ mod tests {
             Some("0")
         );
         // The next scrape has the counts, plus one more that came meanwhile.
-        metrics.task_finished(&target, &failed("3"));
+        metrics.task_finished(&target, &failed("3"), start);
         let second = metrics.encode(&[]);
         assert_eq!(
             sample(&second, "cloud_task_finished_total").as_deref(),
@@ -647,12 +788,75 @@ mod tests {
             Some("3")
         );
         // And a known series counts at once.
-        metrics.task_finished(&target, &failed("4"));
+        metrics.task_finished(&target, &failed("4"), start);
         let third = metrics.encode(&[]);
         assert_eq!(
             sample(&third, "cloud_task_finished_total").as_deref(),
             Some("4")
         );
+    }
+
+    #[test]
+    fn series_of_instances_gone_for_a_lookback_are_dropped() {
+        for instance_id_on_durations in [true, false] {
+            let metrics = Metrics::new(&[60.0], instance_id_on_durations);
+            let target = TargetLabels {
+                account: "a".into(),
+                provider: "huawei_rds".into(),
+                region: "r".into(),
+            };
+            let t0 = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+            let hours = |h: i64| t0 + chrono::Duration::hours(h);
+            let finished = |id: &str, instance: &str| Task {
+                id: id.into(),
+                task_type: "Backup".into(),
+                instance_id: instance.into(),
+                instance_name: None,
+                status: TaskStatus::Succeeded,
+                progress: None,
+                start_time: t0,
+                end_time: Some(t0 + chrono::Duration::seconds(30)),
+                message: None,
+            };
+            for instance in ["old", "kept"] {
+                metrics.task_seen(&target, instance, "Backup", t0);
+                metrics.task_finished(&target, &finished(instance, instance), t0);
+            }
+            metrics.encode(&[]);
+            let text = metrics.encode(&[]);
+            assert_eq!(text.matches("cloud_task_finished_total{").count(), 6);
+            // "kept" is still in the window a day later; "old" left it at t0.
+            metrics.task_seen(&target, "kept", "Backup", hours(24));
+            assert_eq!(
+                metrics.forget_unseen(&target, hours(24) - chrono::Duration::hours(24)),
+                0
+            );
+            assert_eq!(metrics.forget_unseen(&target, hours(1)), 1);
+            let text = metrics.encode(&[]);
+            assert!(!text.contains("instance_id=\"old\""), "{text}");
+            assert_eq!(text.matches("cloud_task_finished_total{").count(), 3);
+            // One histogram per status for "kept" (or for the type, without instance_id).
+            assert!(
+                text.contains("cloud_task_duration_seconds_count{"),
+                "{text}"
+            );
+            assert_eq!(metrics.forget_unseen(&target, hours(48)), 1);
+            let text = metrics.encode(&[]);
+            assert!(!text.contains("cloud_task_finished_total{"), "{text}");
+            assert!(
+                !text.contains("cloud_task_duration_seconds_count{"),
+                "{text}"
+            );
+            // A comeback starts again at 0, as a new series.
+            metrics.task_seen(&target, "old", "Backup", hours(49));
+            assert_eq!(
+                metrics
+                    .encode(&[])
+                    .matches("cloud_task_finished_total{")
+                    .count(),
+                3
+            );
+        }
     }
 
     #[test]

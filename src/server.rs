@@ -5,6 +5,12 @@
 //! configured `scrape_timeout`) less a margin for encoding and the network; the engine
 //! answers by then whatever the cloud does. On shutdown the server stops accepting and gives
 //! the requests in flight [`DRAIN_TIMEOUT`] to finish.
+//!
+//! Clients are not trusted either: at most [`Limits::max_connections`] connections are served
+//! at once (more wait in the kernel's queue), a request's headers must arrive within
+//! [`HEADER_READ_TIMEOUT`] (which also closes idle keep-alive connections), and at most one
+//! bcrypt password check runs at a time, so a flood of wrong passwords cannot starve the
+//! scrapes of a Prometheus whose login is already remembered.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,13 +20,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use hyper::header::{
+    ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 
@@ -31,16 +40,51 @@ use crate::web_config;
 /// Never plan to answer later than this before Prometheus gives up.
 const MAX_MARGIN: Duration = Duration::from_millis(500);
 
-/// The time a scrape may take: the header's timeout (or the configured one) less a margin of
-/// a tenth, at most half a second.
+/// The longest scrape timeout believed from Prometheus's header, the same as the longest
+/// `scrape_timeout` the config allows.
+pub const MAX_SCRAPE_TIMEOUT: Duration = crate::config::SCRAPE_TIMEOUT_RANGE.1;
+
+/// The time a scrape may take: the header's timeout (or the configured one, and never more
+/// than [`MAX_SCRAPE_TIMEOUT`]) less a margin of a tenth, at most half a second.
 pub fn scrape_budget(header: Option<&str>, configured: Duration) -> Duration {
     let timeout = header
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(configured);
+        .map(|s| Duration::from_secs_f64(s.min(MAX_SCRAPE_TIMEOUT.as_secs_f64())))
+        .unwrap_or(configured)
+        .min(MAX_SCRAPE_TIMEOUT);
     timeout - (timeout / 10).min(MAX_MARGIN)
 }
+
+/// A request's headers must be complete this long after the connection is ready for them;
+/// an idle keep-alive connection is closed after it too.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Request headers larger than this are refused (431).
+const MAX_HEADER_BYTES: usize = 64 << 10;
+/// A password check waits at most this long for its turn, then the request is answered 503.
+const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(2);
+
+/// One bcrypt check at a time: each costs tens of milliseconds of CPU by design.
+static PASSWORD_CHECKS: Semaphore = Semaphore::const_new(1);
+
+/// What the server allows its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once (`--web.max-connections`); more wait to be accepted.
+    pub max_connections: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Half of systemd's default soft limit of 1,024 file descriptors, leaving the rest for the
+/// connections to the clouds.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 512;
 
 /// Parses `--web.listen-address`: `:9874` means every interface.
 pub fn listen_addresses(address: &str) -> Result<Vec<SocketAddr>, String> {
@@ -82,11 +126,35 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn serve(
     listener: TcpListener,
     exporter: Arc<Exporter>,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1) as usize));
+    let mut at_limit_logged = false;
     tokio::pin!(shutdown);
     loop {
+        // A connection slot first: beyond the limit, connections wait in the kernel's queue
+        // instead of taking descriptors and memory here.
+        let slot = match connections.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if !at_limit_logged {
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "connection limit reached; new connections wait until one closes"
+                    );
+                    at_limit_logged = true;
+                }
+                tokio::select! {
+                    slot = connections.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -104,6 +172,7 @@ pub async fn serve(
         let exporter = exporter.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _slot = slot;
             match tls {
                 None => serve_connection(stream, exporter, watcher).await,
                 Some(acceptor) => {
@@ -149,6 +218,9 @@ where
             async move { Ok::<_, Infallible>(handle(&exporter, req).await) }
         });
     let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_header_size(MAX_HEADER_BYTES)
         .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     let _ = watcher.watch(connection).await;
 }
@@ -157,24 +229,8 @@ async fn handle<B>(exporter: &Arc<Exporter>, req: Request<B>) -> Response<Full<B
     // The request is served by the generation in force when it arrived, even if a reload
     // lands meanwhile.
     let generation = exporter.current();
-    if generation.web.requires_auth() {
-        let web = generation.web.clone();
-        let authorization = req
-            .headers()
-            .get(AUTHORIZATION)
-            .map(|value| value.as_bytes().to_vec());
-        let authorized =
-            tokio::task::spawn_blocking(move || web.authorize(authorization.as_deref()))
-                .await
-                .unwrap_or(false);
-        if !authorized {
-            let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized.\n");
-            response.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static(web_config::WWW_AUTHENTICATE),
-            );
-            return response;
-        }
+    if let Err(response) = authorize(&generation.web, &req).await {
+        return response;
     }
     let path = req.uri().path();
     if path == exporter.telemetry_path {
@@ -186,7 +242,8 @@ async fn handle<B>(exporter: &Arc<Exporter>, req: Request<B>) -> Response<Full<B
             .get("x-prometheus-scrape-timeout-seconds")
             .and_then(|v| v.to_str().ok());
         let budget = scrape_budget(header, generation.config.global.scrape_timeout);
-        let deadline = tokio::time::Instant::now() + budget;
+        let now = tokio::time::Instant::now();
+        let deadline = now.checked_add(budget).unwrap_or(now);
         let reports = generation.engine.collect(deadline).await;
         let openmetrics = generation.metrics.encode(&reports);
         let accept = req.headers().get("accept").and_then(|v| v.to_str().ok());
@@ -214,6 +271,51 @@ async fn handle<B>(exporter: &Arc<Exporter>, req: Request<B>) -> Response<Full<B
     }
 }
 
+/// Basic auth, when the web config asks for it: a remembered login passes at once; a new one
+/// waits its turn for bcrypt, and is answered 503 if the turn does not come soon.
+async fn authorize<B>(
+    web: &Arc<web_config::WebConfig>,
+    req: &Request<B>,
+) -> Result<(), Response<Full<Bytes>>> {
+    let authorization = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+    let attempt = match web.check_remembered(authorization) {
+        web_config::Check::Accepted => return Ok(()),
+        web_config::Check::Refused => return Err(unauthorized()),
+        web_config::Check::NeedsPassword(attempt) => attempt,
+    };
+    let Ok(Ok(permit)) = tokio::time::timeout(PASSWORD_CHECK_WAIT, PASSWORD_CHECKS.acquire()).await
+    else {
+        tracing::debug!("too many password checks at once; answered 503");
+        let mut response = text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many password checks at once; try again.\n",
+        );
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        return Err(response);
+    };
+    let web = web.clone();
+    let authorized = tokio::task::spawn_blocking(move || web.check_password(&attempt))
+        .await
+        .unwrap_or(false);
+    drop(permit);
+    if authorized {
+        Ok(())
+    } else {
+        Err(unauthorized())
+    }
+}
+
+fn unauthorized() -> Response<Full<Bytes>> {
+    let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized.\n");
+    response.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static(web_config::WWW_AUTHENTICATE),
+    );
+    response
+}
+
 /// `POST /-/reload`: the same reload as SIGHUP; the answer says whether it worked.
 async fn reload(exporter: &Arc<Exporter>) -> Response<Full<Bytes>> {
     let exporter = exporter.clone();
@@ -223,7 +325,10 @@ async fn reload(exporter: &Arc<Exporter>) -> Response<Full<Bytes>> {
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("Reload failed; the running configuration stays in force.\n{error}\n"),
         ),
-        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "Reload failed.\n"),
+        Err(error) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Reload failed; the running configuration stays in force.\n{error}\n"),
+        ),
     }
 }
 

@@ -42,7 +42,7 @@ pub enum WebConfigError {
     #[error("{path}: cannot read web config file: {source}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::files::FileError,
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -88,10 +88,13 @@ impl WebConfig {
 
     /// Reads and checks a web config file and everything it names.
     pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            crate::files::read_text(path, crate::files::MAX_CONFIG_BYTES).map_err(|source| {
+                WebConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         WebConfig::parse(&text, dir).map_err(|message| WebConfigError::Invalid {
             path: path.to_owned(),
@@ -151,11 +154,21 @@ impl WebConfig {
     /// Checks an `Authorization` header. This runs bcrypt (tens of milliseconds by design)
     /// unless the same credentials passed before: call it off the async threads.
     pub fn authorize(&self, authorization: Option<&[u8]>) -> bool {
+        match self.check_remembered(authorization) {
+            Check::Accepted => true,
+            Check::Refused => false,
+            Check::NeedsPassword(attempt) => self.check_password(&attempt),
+        }
+    }
+
+    /// The cheap part of [`WebConfig::authorize`]: no users, a header that is not basic auth,
+    /// or a login accepted before, decided without bcrypt.
+    pub fn check_remembered(&self, authorization: Option<&[u8]>) -> Check {
         if self.users.is_empty() {
-            return true;
+            return Check::Accepted;
         }
         let Some((user, password)) = authorization.and_then(parse_basic) else {
-            return false;
+            return Check::Refused;
         };
         let remembered = {
             let mut digest = Sha256::new();
@@ -165,36 +178,68 @@ impl WebConfig {
             digest.update(password.as_bytes());
             <[u8; 32]>::from(digest.finalize())
         };
-        let mut accepted = self
+        let accepted = self
             .accepted
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if accepted.contains(&remembered) {
-            return true;
+            return Check::Accepted;
         }
-        drop(accepted);
-        let ok = match self.users.get(&user) {
-            Some(hash) => bcrypt::verify(&password, hash.expose()).unwrap_or(false),
+        Check::NeedsPassword(Attempt {
+            user,
+            password,
+            remembered,
+        })
+    }
+
+    /// The costly part: bcrypt, then remembering the login if it is right. The caller bounds
+    /// how many of these run at once.
+    pub fn check_password(&self, attempt: &Attempt) -> bool {
+        let ok = match self.users.get(&attempt.user) {
+            Some(hash) => bcrypt::verify(&attempt.password, hash.expose()).unwrap_or(false),
             None => {
                 // Spend the same time on an unknown user, so timing does not tell which
                 // users exist; whatever it answers, the answer is no.
                 if let Some(hash) = self.users.values().next() {
-                    let _ = bcrypt::verify(&password, hash.expose());
+                    let _ = bcrypt::verify(&attempt.password, hash.expose());
                 }
                 false
             }
         };
         if ok {
-            accepted = self
+            let mut accepted = self
                 .accepted
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             if accepted.len() >= MAX_ACCEPTED {
                 accepted.clear();
             }
-            accepted.insert(remembered);
+            accepted.insert(attempt.remembered);
         }
         ok
+    }
+}
+
+/// What [`WebConfig::check_remembered`] could tell.
+pub enum Check {
+    Accepted,
+    Refused,
+    /// A well-formed login not seen before: its password must be checked.
+    NeedsPassword(Attempt),
+}
+
+/// A login to check against its bcrypt hash. Its `Debug` shows no password.
+pub struct Attempt {
+    user: String,
+    password: String,
+    remembered: [u8; 32],
+}
+
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 
@@ -489,7 +534,7 @@ fn read(
     fingerprint: &mut Sha256,
 ) -> Result<Vec<u8>, Invalid> {
     let path = dir.join(&name.value);
-    let bytes = std::fs::read(&path).map_err(|e| {
+    let bytes = crate::files::read_bounded(&path, crate::files::MAX_PEM_BYTES).map_err(|e| {
         invalid(
             name,
             format!("{KEY}.{key}"),

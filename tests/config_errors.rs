@@ -53,7 +53,23 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-negative-rate-limit.yaml",
-        "accounts[0].targets[0].rate_limit: -5 must be a positive number of requests per second at line 10, column 21",
+        "accounts[0].targets[0].rate_limit: -5 must be between 0.001 and 100000 requests per second at line 10, column 21",
+    ),
+    (
+        "invalid-tiny-rate-limit.yaml",
+        "accounts[0].targets[0].rate_limit: 0.000000000001 must be between 0.001 and 100000 requests per second at line 10, column 21",
+    ),
+    (
+        "invalid-huge-lookback.yaml",
+        "global.lookback: must be at least 1m and at most 8760h at line 2, column 13",
+    ),
+    (
+        "invalid-long-scrape-timeout.yaml",
+        "global.scrape_timeout: must be at least 1s and at most 10m at line 2, column 19",
+    ),
+    (
+        "invalid-secret-file-not-a-file.yaml",
+        "accounts[0].credentials.secret_key_file: cannot read /dev/zero: is not a regular file at line 6, column 24",
     ),
     (
         "invalid-no-accounts.yaml",
@@ -93,7 +109,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-zero-lookback.yaml",
-        "global.lookback: must be at least 1m at line 2, column 13",
+        "global.lookback: must be at least 1m and at most 8760h at line 2, column 13",
     ),
 ];
 

@@ -5,6 +5,7 @@
 mod common;
 
 use cloud_task_exporter::providers::{self, ApiResponse, Outcome};
+use common::upstream::{Reply, Upstream};
 use common::{parse, scrape, start_exporter, value};
 
 /// What reading one answer must give.
@@ -211,49 +212,9 @@ fn malformed_answers_of_every_provider() {
 }
 
 /// A loopback HTTP server that answers every request with `status` and `body`.
-async fn fixed_answer(status: u16, body: &'static str) -> std::net::SocketAddr {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buffer = vec![0; 64 * 1024];
-                let mut read = 0;
-                // Read until the end of the headers, then the body by Content-Length.
-                loop {
-                    let Ok(n) = stream.read(&mut buffer[read..]).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    read += n;
-                    let text = String::from_utf8_lossy(&buffer[..read]);
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if read >= end + 4 + length {
-                            break;
-                        }
-                    }
-                }
-                let response = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
+async fn fixed_answer(status: u16, body: &str) -> std::net::SocketAddr {
+    let body = body.to_owned();
+    let (addr, _) = Upstream::start(move |_| Reply::Json(status, body.clone())).await;
     addr
 }
 
@@ -261,9 +222,11 @@ async fn fixed_answer(status: u16, body: &'static str) -> std::net::SocketAddr {
 async fn through_the_exporter_a_bad_page_is_counted_and_entries_are_skipped() {
     let unreadable =
         fixed_answer(200, r#"{"Response": {"RequestId": "r-1", "TaskSet": []}}"#).await;
+    let started =
+        (chrono::Utc::now() - chrono::Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%S+0000");
     let half_readable = fixed_answer(
         200,
-        r#"{"total_count": 2, "tasks": [{"id": 1}, {"id": "ok", "name": "RebootInstance", "instance_id": "i1", "status": "Running", "process": "10", "create_time": "2030-01-01T00:00:00+0000"}]}"#,
+        &format!(r#"{{"total_count": 2, "tasks": [{{"id": 1}}, {{"id": "ok", "name": "RebootInstance", "instance_id": "i1", "status": "Running", "process": "10", "create_time": "{started}"}}]}}"#),
     )
     .await;
     let yaml = format!(

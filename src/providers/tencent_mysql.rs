@@ -153,21 +153,32 @@ fn status(entry: &Value) -> (TaskStatus, String) {
     }
 }
 
-/// The instances a task names, in order, without repeats or empty ids.
-fn instances(entry: &Value) -> Vec<String> {
+/// The most instances one task may name: each becomes a task of its own, so an entry must
+/// not be able to expand into more series than a page of tasks.
+pub const MAX_INSTANCES_PER_TASK: usize = 1000;
+
+/// The instances a task names, in order, without repeats or empty ids; an error beyond
+/// [`MAX_INSTANCES_PER_TASK`].
+fn instances(entry: &Value) -> Result<Vec<String>, String> {
     let listed = entry["InstanceIds"].as_array().into_iter().flatten();
     let in_data = entry["Data"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|d| &d["InstanceId"]);
+    let mut seen = std::collections::HashSet::new();
     let mut ids: Vec<String> = Vec::new();
     for id in listed.chain(in_data).filter_map(text) {
-        if !ids.contains(&id) {
+        if seen.insert(id.clone()) {
+            if ids.len() == MAX_INSTANCES_PER_TASK {
+                return Err(format!(
+                    "names more than {MAX_INSTANCES_PER_TASK} instances"
+                ));
+            }
             ids.push(id);
         }
     }
-    ids
+    Ok(ids)
 }
 
 /// `Message`, with the error `Code` when it is not 0.
@@ -196,7 +207,7 @@ pub fn normalise(entry: &Value) -> Result<(Vec<Task>, Option<String>), String> {
         .map(|raw| task_type_name(&raw))
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "unknown".into());
-    let mut instances = instances(entry);
+    let mut instances = instances(entry).map_err(|e| format!("task {id} {e}"))?;
     if instances.is_empty() {
         instances.push(String::new());
     }
@@ -490,6 +501,26 @@ mod tests {
         assert_eq!(instances, ["cdb-a", "cdb-b", "cdb-c"]);
         assert!(tasks.iter().all(|t| t.id == "5" && t.progress == Some(0.3)));
         assert!(tasks.iter().all(|t| t.end_time.is_none()));
+    }
+
+    #[test]
+    fn a_task_naming_too_many_instances_is_skipped_quickly() {
+        // 60,000 ids, half of them repeats: de-duplication must be linear.
+        let ids: Vec<String> = (0..60_000).map(|n| format!("cdb-{}", n % 30_000)).collect();
+        let entry = json!({
+            "JobId": 6, "StartTime": "2024-01-01 08:00:00", "TaskStatus": "RUNNING",
+            "TaskType": "BATCH ROLLBACK", "InstanceIds": ids,
+        });
+        let started = std::time::Instant::now();
+        let error = normalise(&entry).unwrap_err();
+        assert_eq!(error, "task 6 names more than 1000 instances");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let just_enough: Vec<String> = (0..1000).map(|n| format!("cdb-{n}")).collect();
+        let entry = json!({
+            "JobId": 7, "StartTime": "2024-01-01 08:00:00", "TaskStatus": "RUNNING",
+            "InstanceIds": just_enough, "Data": [{"InstanceId": "cdb-0"}],
+        });
+        assert_eq!(normalise(&entry).unwrap().0.len(), 1000);
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! Fetching one time range of one target: pages in parallel through the rate limiter,
 //! retries with backoff, and never past the deadline.
+//!
+//! Everything an answer says is checked before it is acted on: a total decides how many pages
+//! are asked for only once it is known to fit what the deadline and the rate limit allow, an
+//! answer is read up to [`MAX_BODY_BYTES`] and no further, every request has its own timeout,
+//! and parsing runs on a blocking thread so that a large page cannot stall the runtime.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use governor::clock::Clock;
 use tokio::time::{Instant, timeout_at};
@@ -20,6 +25,18 @@ const MAX_ATTEMPTS: u32 = 4;
 /// Backoff before retry n (from 0) is a random time up to `min(CAP, BASE * 2^n)`.
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
+/// The largest answer read; a page of 100 tasks is a few tens of KiB.
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+/// No request waits longer than this for its answer, whatever the scrape's deadline: a hung
+/// API must not hold a target's sweep (and every scrape waiting on it) for long.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most tasks one target's window may hold: a total beyond it is not believed.
+pub const MAX_WINDOW_TASKS: u64 = 1_000_000;
+/// A fetched set is sized for at most this many tasks up front, whatever the total says.
+const MAX_PRESIZE: usize = 1 << 14;
+/// A task that starts later than this after now is an odd entry, skipped: it would otherwise
+/// pin the incremental watermark in the future. Clocks may differ a little.
+pub const FUTURE_TOLERANCE: Duration = Duration::from_secs(600);
 
 /// "Full jitter": spreads the retries of many clients instead of having them all come back
 /// at once.
@@ -42,20 +59,23 @@ impl Target {
         let first = self.fetch_page(window, 0, limit, deadline).await?;
         let mut total = first.total;
         let first_read = first.tasks.len() as u64 + first.skipped;
-        // Sized once for the whole answer: no growing (and briefly doubling) as pages come.
-        let mut tasks = TaskSet::with_capacity(usize::try_from(total).unwrap_or(0).min(1 << 20));
+        // Sized once for a usual answer; a larger one grows the set as its pages come.
+        let presize = usize::try_from(total).map_or(MAX_PRESIZE, |t| t.min(MAX_PRESIZE));
+        let mut tasks = TaskSet::with_capacity(presize);
         self.keep_wanted(&mut tasks, first.tasks);
         if first_read == 0 {
             // An empty first page ends the walk even if the total promised more.
             return Ok(tasks);
         }
-        let step = u64::from(limit);
+        let step = u64::from(limit.max(1));
         let mut next = step;
         // Tasks that start during the sweep can raise the total: fetch until no page says
-        // there is more than has been asked for.
+        // there is more than has been asked for. The offsets are made as they are needed,
+        // never collected: a total is only a number from outside.
         while next < total {
-            let offsets: Vec<u64> = (next..total).step_by(step as usize).collect();
-            next = offsets.last().map_or(next, |last| last + step);
+            let pages = (total - next).div_ceil(step);
+            let offsets = (0..pages).map(move |page| next + page * step);
+            next += pages * step;
             let mut pages = futures_util::stream::iter(offsets)
                 .map(|offset| self.fetch_page(window, offset, limit, deadline))
                 .buffer_unordered(MAX_PARALLEL_PAGES);
@@ -66,6 +86,44 @@ impl Target {
             }
         }
         Ok(tasks)
+    }
+
+    /// Refuses a page whose total the window cannot hold, or whose remaining pages (from this
+    /// one on) the rate limit cannot fetch before the deadline: asking for them would spend
+    /// the account's quota on a sweep that cannot finish. The total is only a number from
+    /// outside until it has passed here.
+    fn check_total(
+        &self,
+        page: Page,
+        offset: u64,
+        limit: u32,
+        deadline: Instant,
+    ) -> Result<Page, ApiError> {
+        let refuse = |detail: String| Err(ApiError::bad_response(detail, page.request_id.clone()));
+        if page.total > MAX_WINDOW_TASKS {
+            return refuse(format!(
+                "the answer's total of {} tasks is more than the {MAX_WINDOW_TASKS} one target's window may hold",
+                page.total
+            ));
+        }
+        let pages = page
+            .total
+            .saturating_sub(offset)
+            .div_ceil(u64::from(limit.max(1)));
+        let left = deadline.saturating_duration_since(Instant::now());
+        // The first page is already in; each other one needs a turn of the limiter.
+        let affordable = 1.0 + (left.as_secs_f64() * self.rate_limit).floor();
+        if pages as f64 > affordable {
+            return refuse(format!(
+                "the answer's total of {} tasks needs {pages} pages, more than the {affordable} \
+                 that {} requests/s allow in the {:.1} s left before the deadline; raise \
+                 rate_limit or the scrape timeout, or shorten the lookback",
+                page.total,
+                self.rate_limit,
+                left.as_secs_f64()
+            ));
+        }
+        Ok(page)
     }
 
     fn keep_wanted(&self, set: &mut TaskSet, tasks: Vec<Task>) {
@@ -146,14 +204,31 @@ impl Target {
             now: Utc::now(),
         })?;
         let sent = Instant::now();
-        let result = match timeout_at(deadline, send(&self.client, request)).await {
+        // Its own timeout, and never past the deadline.
+        let until = deadline.min(sent + REQUEST_TIMEOUT);
+        let result = match timeout_at(until, send(&self.client, request)).await {
             Err(_) => Err(ApiError::Timeout),
             Ok(Err(error)) => Err(error),
-            Ok(Ok(response)) => self.provider.parse_response(&ApiResponse {
-                status: response.status,
-                request_id: response.request_id.as_deref(),
-                body: &response.body,
-            }),
+            Ok(Ok(response)) => {
+                let provider = self.provider;
+                // Parsing a large page is CPU work: off the runtime's threads.
+                tokio::task::spawn_blocking(move || {
+                    provider.parse_response(&ApiResponse {
+                        status: response.status,
+                        request_id: response.request_id.as_deref(),
+                        body: &response.body,
+                    })
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Err(ApiError::bad_response(
+                        format!("reading the answer failed: {e}"),
+                        None,
+                    ))
+                })
+                .and_then(|page| self.check_total(page, offset, limit, deadline))
+                .map(|page| skip_future_tasks(page, Utc::now()))
+            }
         };
         let outcome = match &result {
             Ok(_) => Outcome::Ok,
@@ -198,12 +273,57 @@ async fn send(client: &reqwest::Client, request: ApiRequest) -> Result<RawRespon
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = response.bytes().await.map_err(network_error)?;
+    let body = read_body(response, request_id.as_deref()).await?;
     Ok(RawResponse {
         status,
         request_id,
         body,
     })
+}
+
+/// The answer's body, refused once it is longer than [`MAX_BODY_BYTES`] (whatever its
+/// `Content-Length` claims), without reading the rest.
+async fn read_body(
+    mut response: reqwest::Response,
+    request_id: Option<&str>,
+) -> Result<bytes::Bytes, ApiError> {
+    let too_large = || {
+        ApiError::bad_response(
+            format!("the answer is larger than {} MiB", MAX_BODY_BYTES >> 20),
+            request_id.map(str::to_owned),
+        )
+    };
+    let announced = response.content_length().unwrap_or(0);
+    if announced > MAX_BODY_BYTES as u64 {
+        return Err(too_large());
+    }
+    // The announced length is within the cap, so it may size the buffer.
+    let mut body = bytes::BytesMut::with_capacity(announced as usize);
+    while let Some(chunk) = response.chunk().await.map_err(network_error)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Drops the tasks of a page that start in the future (beyond [`FUTURE_TOLERANCE`]), counting
+/// each as a skipped entry with a note.
+fn skip_future_tasks(mut page: Page, now: DateTime<Utc>) -> Page {
+    let horizon = now + FUTURE_TOLERANCE;
+    let before = page.tasks.len();
+    page.tasks.retain(|task| task.start_time <= horizon);
+    let skipped = before - page.tasks.len();
+    if skipped > 0 {
+        // One wording for every such task, so that it is logged once, not once per task.
+        page.notes.push(format!(
+            "skipped tasks that start more than {} min in the future",
+            FUTURE_TOLERANCE.as_secs() / 60
+        ));
+    }
+    page.skipped += skipped as u64;
+    page
 }
 
 /// reqwest's message plus its causes, which say what actually went wrong (refused, DNS, TLS).

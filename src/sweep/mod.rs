@@ -30,12 +30,23 @@ use crate::providers::{ApiError, Outcome, Provider, TimeWindow};
 use crate::task::Task;
 
 use failure_log::{Entry, FailureLog, Signature};
+pub use fetch::{FUTURE_TOLERANCE, MAX_BODY_BYTES, MAX_WINDOW_TASKS, REQUEST_TIMEOUT};
 pub use window::Snapshot;
 use window::TaskWindow;
 
 /// How far before the watermark an incremental sweep starts asking: tasks can become visible
 /// a little after they start.
 const OVERLAP: Duration = Duration::from_secs(120);
+
+/// A scrape giving up on another scrape's sweep is a warning at most this often per target.
+const WAIT_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// A mutex whose holder panicked is still usable: what it guards is plain data.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// How much earlier than the scrape's deadline the sweeps' own deadline is.
 const SWEEP_MARGIN: Duration = Duration::from_millis(20);
@@ -78,7 +89,8 @@ impl Engine {
             .build()
             .map_err(|e| EngineError::Client(e.to_string()))?;
         let mut targets = Vec::new();
-        let mut limiters: HashMap<(&str, &str), Arc<DefaultDirectRateLimiter>> = HashMap::new();
+        let mut limiters: HashMap<(&str, &str), (Arc<DefaultDirectRateLimiter>, f64)> =
+            HashMap::new();
         for account in &config.accounts {
             let credentials = Arc::new(account.credentials.clone());
             for target in &account.targets {
@@ -86,9 +98,9 @@ impl Engine {
                 // One limiter per account and API, shared by its regions and by every target
                 // entry of that kind: that is the scope of the providers' own limits. The first
                 // entry's rate_limit sets it.
-                let limiter = limiters
+                let (limiter, rate_limit) = limiters
                     .entry((&account.name, provider.kind()))
-                    .or_insert_with(|| Arc::new(limiter(target.rate_limit)))
+                    .or_insert_with(|| (Arc::new(limiter(target.rate_limit)), target.rate_limit))
                     .clone();
                 for region in &target.regions {
                     let endpoint = target
@@ -117,6 +129,7 @@ impl Engine {
                         instance_ids: target.instance_ids.iter().cloned().collect(),
                         task_types: target.task_types.iter().cloned().collect(),
                         limiter: limiter.clone(),
+                        rate_limit,
                         client: client.clone(),
                         metrics: metrics.clone(),
                         lookback: config.global.lookback,
@@ -124,6 +137,8 @@ impl Engine {
                         state: tokio::sync::Mutex::new(TargetState::default()),
                         last_success: Mutex::new(None),
                         failures: Mutex::default(),
+                        sweep_started: Mutex::default(),
+                        wait_logged: Mutex::default(),
                     }));
                 }
             }
@@ -216,6 +231,8 @@ pub struct Target {
     instance_ids: HashSet<String>,
     task_types: HashSet<String>,
     limiter: Arc<DefaultDirectRateLimiter>,
+    /// Requests per second of `limiter`, to tell how many pages fit before a deadline.
+    rate_limit: f64,
     client: reqwest::Client,
     metrics: Arc<Metrics>,
     lookback: Duration,
@@ -224,6 +241,10 @@ pub struct Target {
     /// The end of the last successful sweep, readable while a sweep holds `state`.
     last_success: Mutex<Option<DateTime<Utc>>>,
     failures: Mutex<FailureLog>,
+    /// When the sweep in flight (or the last one) started, readable while it holds `state`.
+    sweep_started: Mutex<Option<Instant>>,
+    /// When a scrape giving up on another's sweep was last logged as a warning.
+    wait_logged: Mutex<Option<Instant>>,
 }
 
 #[derive(Default)]
@@ -289,6 +310,7 @@ impl Target {
         let started_at = Utc::now();
         let started = Instant::now();
         let Ok(mut state) = timeout_at(deadline, self.state.lock()).await else {
+            self.gave_up_waiting();
             return Arc::new(self.timed_out(started_at));
         };
         if let Some((at, report)) = &state.last
@@ -297,8 +319,9 @@ impl Target {
         {
             return report.clone();
         }
+        *lock(&self.sweep_started) = Some(started);
         let window_start = started_at - self.lookback;
-        let from = state.window.query_start(window_start, OVERLAP);
+        let from = state.window.query_start(window_start, started_at, OVERLAP);
         let query = TimeWindow {
             start: from,
             end: started_at,
@@ -306,13 +329,16 @@ impl Target {
         let report = match self.fetch_window(query, deadline).await {
             Ok(tasks) => {
                 for task in state.window.merge(from, tasks) {
-                    self.metrics.task_finished(&self.labels, &task);
+                    self.metrics.task_finished(&self.labels, &task, started_at);
                 }
                 state.window.prune(window_start);
                 let snapshot = state.window.snapshot();
                 for (instance_id, task_type) in snapshot.counts.keys() {
-                    self.metrics.task_seen(&self.labels, instance_id, task_type);
+                    self.metrics
+                        .task_seen(&self.labels, instance_id, task_type, started_at);
                 }
+                // Series of instances and task types gone from the window for a lookback.
+                self.metrics.forget_unseen(&self.labels, window_start);
                 let now = Utc::now();
                 *self
                     .last_success
@@ -336,6 +362,41 @@ impl Target {
         let report = Arc::new(report);
         state.last = Some((started, report.clone()));
         report
+    }
+
+    /// A scrape that reached its deadline waiting for another scrape's sweep is counted, and
+    /// logged (at most once a minute per target, the rest at debug level).
+    fn gave_up_waiting(&self) {
+        self.metrics.sweep_wait_timeout(&self.labels);
+        let running_for = lock(&self.sweep_started).map(|at| at.elapsed());
+        let now = Instant::now();
+        let loud = {
+            let mut last = lock(&self.wait_logged);
+            let loud = last.is_none_or(|at| now.duration_since(at) >= WAIT_LOG_EVERY);
+            if loud {
+                *last = Some(now);
+            }
+            loud
+        };
+        let running_for_seconds = running_for.map(|d| d.as_secs_f64());
+        let labels = &self.labels;
+        if loud {
+            tracing::warn!(
+                account = %labels.account,
+                provider = %labels.provider,
+                region = %labels.region,
+                running_for_seconds,
+                "scrape gave up waiting for the sweep another scrape started; reported up 0"
+            );
+        } else {
+            tracing::debug!(
+                account = %labels.account,
+                provider = %labels.provider,
+                region = %labels.region,
+                running_for_seconds,
+                "scrape gave up waiting for the sweep another scrape started"
+            );
+        }
     }
 
     /// One line per failed sweep, unless the same failure was logged less than

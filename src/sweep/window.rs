@@ -84,8 +84,14 @@ impl TaskWindow {
         self.tasks.is_empty()
     }
 
-    /// Where the next sweep should start asking, never before `window_start`.
-    pub fn query_start(&self, window_start: DateTime<Utc>, overlap: Duration) -> DateTime<Utc> {
+    /// Where the next sweep should start asking: never before `window_start`, and never
+    /// after `now` less the overlap, whatever start times the provider reported.
+    pub fn query_start(
+        &self,
+        window_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+        overlap: Duration,
+    ) -> DateTime<Utc> {
         if !self.baseline_taken {
             return window_start;
         }
@@ -99,7 +105,7 @@ impl TaskWindow {
         match oldest_unfinished.or_else(newest) {
             Some(watermark) => {
                 let overlap = chrono::Duration::from_std(overlap).unwrap_or_default();
-                (watermark - overlap).max(window_start)
+                (watermark.min(now) - overlap).max(window_start)
             }
             None => window_start,
         }
@@ -219,7 +225,7 @@ mod tests {
     #[test]
     fn the_first_sweep_asks_for_the_whole_window_and_is_the_baseline() {
         let mut window = TaskWindow::default();
-        assert_eq!(window.query_start(at(600), OVERLAP), at(600));
+        assert_eq!(window.query_start(at(600), at(0), OVERLAP), at(600));
         let newly = window.merge(
             at(600),
             vec![
@@ -242,7 +248,7 @@ mod tests {
                 task("3", 50, TaskStatus::Succeeded),
             ],
         );
-        assert_eq!(window.query_start(at(600), OVERLAP), at(102));
+        assert_eq!(window.query_start(at(600), at(0), OVERLAP), at(102));
         // Task 2 finishes; now everything is finished and the newest start (3) is the mark.
         let newly = window.merge(
             at(102),
@@ -255,9 +261,23 @@ mod tests {
             newly.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
             ["2"]
         );
-        assert_eq!(window.query_start(at(600), OVERLAP), at(52));
+        assert_eq!(window.query_start(at(600), at(0), OVERLAP), at(52));
         // The mark never goes before the window.
-        assert_eq!(window.query_start(at(51), OVERLAP), at(51));
+        assert_eq!(window.query_start(at(51), at(0), OVERLAP), at(51));
+    }
+
+    #[test]
+    fn a_task_dated_in_the_future_does_not_pin_the_watermark() {
+        let mut window = TaskWindow::default();
+        let far_future = "9999-12-31T23:59:59Z".parse::<DateTime<Utc>>().unwrap();
+        let mut odd = task("1", 0, TaskStatus::Succeeded);
+        odd.start_time = far_future;
+        window.merge(at(600), vec![odd, task("2", 30, TaskStatus::Succeeded)]);
+        assert_eq!(window.query_start(at(600), at(0), OVERLAP), at(2));
+        let mut running = task("3", 0, TaskStatus::Running);
+        running.start_time = far_future;
+        window.merge(at(2), vec![running]);
+        assert_eq!(window.query_start(at(600), at(0), OVERLAP), at(2));
     }
 
     #[test]

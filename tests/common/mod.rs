@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod upstream;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,6 +14,11 @@ use cloud_task_exporter::server;
 
 /// Starts the exporter for `yaml` on an ephemeral loopback port; it stops with the runtime.
 pub async fn start_exporter(yaml: &str) -> SocketAddr {
+    start_exporter_with(yaml, server::Limits::default()).await
+}
+
+/// [`start_exporter`] with the server's limits set.
+pub async fn start_exporter_with(yaml: &str, limits: server::Limits) -> SocketAddr {
     let config = Config::parse(yaml).unwrap_or_else(|e| panic!("test config: {e}\n{yaml}"));
     let source = ConfigSource::Fixed {
         config,
@@ -26,6 +32,7 @@ pub async fn start_exporter(yaml: &str) -> SocketAddr {
     tokio::spawn(server::serve(
         listener,
         Arc::new(exporter),
+        limits,
         std::future::pending(),
     ));
     addr

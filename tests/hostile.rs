@@ -1,0 +1,451 @@
+//! Hostile input, over loopback: each finding of the attack on the exporter (issue 11) as a
+//! test that failed before its fix. A cloud that answers absurd totals, endless bodies, tasks
+//! dated in the year 9999 or one task naming 60,000 instances, a scraper that sends extreme
+//! timeout headers or never finishes its headers, and a config that asks for a rate no clock
+//! can keep: none of them may take the exporter down, hold a scrape past its deadline or grow
+//! its memory without bound.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::upstream::{Reply, Upstream};
+use common::{parse, scrape_with, start_exporter, start_exporter_with, value};
+
+/// Now, as Tencent writes times (UTC+08:00, no zone).
+fn tencent_now() -> String {
+    (Utc::now() + chrono::Duration::hours(8) - chrono::Duration::minutes(5))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+fn postgres_task(id: u64, start: &str, status: &str) -> String {
+    format!(
+        r#"{{"TaskId": {id}, "StartTime": "{start}", "EndTime": "{start}", "Status": "{status}", "TaskType": "RestoreDatabase", "DBInstanceId": "postgres-1", "Progress": 10}}"#
+    )
+}
+
+fn postgres_page(total: &str, tasks: &[String]) -> String {
+    format!(
+        r#"{{"Response": {{"RequestId": "r-1", "TotalCount": {total}, "TaskSet": [{}]}}}}"#,
+        tasks.join(",")
+    )
+}
+
+fn tencent_account(name: &str, kind: &str, endpoint: SocketAddr, extra: &str) -> String {
+    format!(
+        r#"
+  - name: {name}
+    provider: tencent
+    credentials: {{secret_id: id, secret_key: key}}
+    targets:
+      - kind: {kind}
+        regions: [ap-guangzhou]
+        endpoint: http://{endpoint}
+{extra}"#
+    )
+}
+
+fn config(accounts: &[String]) -> String {
+    format!(
+        "global:\n  min_interval: 0s\n  lookback: 1h\naccounts:{}",
+        accounts.concat()
+    )
+}
+
+fn target(account: &str, provider: &str, region: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("account", account.to_owned()),
+        ("provider", provider.to_owned()),
+        ("region", region.to_owned()),
+    ]
+}
+
+fn labels<'a>(
+    base: &'a [(&'static str, String)],
+    more: &[(&'static str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    base.iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(more.iter().copied())
+        .collect()
+}
+
+const TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_total_is_a_bad_response_not_an_abort() {
+    // Before: `(next..total).step_by(..).collect()` allocated 80 GB for 1e12 and aborted.
+    let start = tencent_now();
+    let task = postgres_task(1, &start, "Running");
+    let mut accounts = Vec::new();
+    let mut upstreams = Vec::new();
+    for (name, total) in [("t12", "1000000000000"), ("t10", "1e10"), ("t300", "1e300")] {
+        let page = postgres_page(total, std::slice::from_ref(&task));
+        let (addr, upstream) = Upstream::start(move |_| Reply::Json(200, page.clone())).await;
+        accounts.push(tencent_account(name, "tencent_postgres", addr, ""));
+        upstreams.push((name, upstream));
+    }
+    let huawei_page = format!(
+        r#"{{"total_count": 1e12, "tasks": [{{"id": "a", "name": "RebootInstance", "instance_id": "i1", "status": "Running", "process": "10", "create_time": "{}"}}]}}"#,
+        (Utc::now() - chrono::Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%S+0000")
+    );
+    let (huawei, huawei_upstream) =
+        Upstream::start(move |_| Reply::Json(200, huawei_page.clone())).await;
+    accounts.push(format!(
+        r#"
+  - name: h
+    provider: huawei
+    credentials: {{access_key: ak, secret_key: sk, project_id: p}}
+    targets:
+      - kind: huawei_rds
+        regions: [cn-north-4]
+        endpoint: http://{huawei}
+"#
+    ));
+    let exporter = start_exporter(&config(&accounts)).await;
+    let started = Instant::now();
+    let samples = parse(&scrape_with(exporter, &[(TIMEOUT_HEADER, "5")]).await);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let mut all: Vec<_> = upstreams
+        .iter()
+        .map(|(name, upstream)| (target(name, "tencent_postgres", "ap-guangzhou"), upstream))
+        .collect();
+    all.push((target("h", "huawei_rds", "cn-north-4"), &huawei_upstream));
+    for (target, upstream) in all {
+        let target = labels(&target, &[]);
+        assert_eq!(value(&samples, "cloud_task_up", &target), 0.0, "{target:?}");
+        let bad = [target.as_slice(), &[("outcome", "bad_response")]].concat();
+        assert_eq!(value(&samples, "cloud_task_api_requests_total", &bad), 1.0);
+        // Only the first page was asked for: no walk through a trillion offsets.
+        assert_eq!(upstream.request_count(), 1, "{target:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_the_rate_limit_cannot_fetch_in_time_is_refused_after_one_page() {
+    // 50 pages at 2 requests/s do not fit in a 4 s scrape: asking for them would spend the
+    // account's quota on a sweep that must time out.
+    let page = postgres_page("5000", &[postgres_task(1, &tencent_now(), "Running")]);
+    let (addr, upstream) = Upstream::start(move |_| Reply::Json(200, page.clone())).await;
+    let yaml = config(&[tencent_account(
+        "slow",
+        "tencent_postgres",
+        addr,
+        "        rate_limit: 2\n",
+    )]);
+    let exporter = start_exporter(&yaml).await;
+    let samples = parse(&scrape_with(exporter, &[(TIMEOUT_HEADER, "4")]).await);
+    let target = target("slow", "tencent_postgres", "ap-guangzhou");
+    let bad = labels(&target, &[("outcome", "bad_response")]);
+    assert_eq!(value(&samples, "cloud_task_api_requests_total", &bad), 1.0);
+    assert_eq!(upstream.request_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_is_cut_off_at_the_body_cap() {
+    // Before: 1 GiB answers were buffered whole.
+    let (chunked, chunked_upstream) = Upstream::start(|_| Reply::Huge {
+        bytes: 256 << 20,
+        content_length: false,
+    })
+    .await;
+    let (announced, announced_upstream) = Upstream::start(|_| Reply::Huge {
+        bytes: 256 << 20,
+        content_length: true,
+    })
+    .await;
+    let healthy_page = postgres_page("1", &[postgres_task(1, &tencent_now(), "Running")]);
+    let (healthy, _) = Upstream::start(move |_| Reply::Json(200, healthy_page.clone())).await;
+    let yaml = config(&[
+        tencent_account("chunked", "tencent_postgres", chunked, ""),
+        tencent_account("announced", "tencent_postgres", announced, ""),
+        tencent_account("healthy", "tencent_postgres", healthy, ""),
+    ]);
+    let exporter = start_exporter(&yaml).await;
+    let started = Instant::now();
+    let samples = parse(&scrape_with(exporter, &[(TIMEOUT_HEADER, "10")]).await);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    for name in ["chunked", "announced"] {
+        let target = target(name, "tencent_postgres", "ap-guangzhou");
+        let bad = labels(&target, &[("outcome", "bad_response")]);
+        assert_eq!(value(&samples, "cloud_task_up", &labels(&target, &[])), 0.0);
+        assert_eq!(
+            value(&samples, "cloud_task_api_requests_total", &bad),
+            1.0,
+            "{name}"
+        );
+    }
+    let healthy = target("healthy", "tencent_postgres", "ap-guangzhou");
+    assert_eq!(
+        value(&samples, "cloud_task_up", &labels(&healthy, &[])),
+        1.0
+    );
+    // Reading stopped at the cap (8 MiB), plus what the sockets' buffers held.
+    let chunked_sent = chunked_upstream
+        .bytes_written
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(chunked_sent < 32 << 20, "{chunked_sent} bytes were sent");
+    // An announced length over the cap is refused before reading.
+    let announced_sent = announced_upstream
+        .bytes_written
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        announced_sent < 32 << 20,
+        "{announced_sent} bytes were sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extreme_scrape_timeout_headers_are_answered() {
+    // Before: 1e308 panicked in Duration::from_secs_f64 and 1e19 adding to an Instant.
+    let page = postgres_page("1", &[postgres_task(1, &tencent_now(), "Running")]);
+    let (addr, _) = Upstream::start(move |_| Reply::Json(200, page.clone())).await;
+    let exporter = start_exporter(&config(&[tencent_account(
+        "t",
+        "tencent_postgres",
+        addr,
+        "",
+    )]))
+    .await;
+    let target = target("t", "tencent_postgres", "ap-guangzhou");
+    for header in [
+        "1e308",
+        "1e19",
+        "1e9",
+        "inf",
+        "NaN",
+        "-0",
+        "0",
+        "18446744073709551616",
+    ] {
+        let samples = parse(&scrape_with(exporter, &[(TIMEOUT_HEADER, header)]).await);
+        assert_eq!(
+            value(&samples, "cloud_task_up", &labels(&target, &[])),
+            1.0,
+            "header {header}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_api_holds_a_sweep_no_longer_than_the_request_timeout() {
+    // Before: a scrape with a timeout header of 1e9 against a hung API held the target's lock
+    // for ever; the next scrapes reported up 0, silently.
+    let (addr, upstream) = Upstream::start(|_| Reply::Hang).await;
+    let exporter = start_exporter(&config(&[tencent_account(
+        "hung",
+        "tencent_postgres",
+        addr,
+        "",
+    )]))
+    .await;
+    let patient = tokio::spawn(async move {
+        let started = Instant::now();
+        let samples = parse(&scrape_with(exporter, &[(TIMEOUT_HEADER, "1e9")]).await);
+        (started.elapsed(), samples)
+    });
+    while upstream.request_count() == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let target = target("hung", "tencent_postgres", "ap-guangzhou");
+    let started = Instant::now();
+    let samples = parse(&scrape_with(exporter, &[(TIMEOUT_HEADER, "2")]).await);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(value(&samples, "cloud_task_up", &labels(&target, &[])), 0.0);
+    assert_eq!(
+        value(
+            &samples,
+            "cloud_task_sweep_wait_timeouts_total",
+            &labels(&target, &[])
+        ),
+        1.0
+    );
+    let (took, samples) = patient.await.unwrap();
+    let limit = cloud_task_exporter::sweep::REQUEST_TIMEOUT + Duration::from_secs(3);
+    assert!(took < limit, "the patient scrape took {took:?}");
+    let timeout = labels(&target, &[("outcome", "timeout")]);
+    assert_eq!(
+        value(&samples, "cloud_task_api_requests_total", &timeout),
+        1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_task_naming_60000_instances_is_skipped_within_the_deadline() {
+    // Before: quadratic de-duplication took 5.9 s on a runtime thread and made 660,077
+    // series; the healthy target beside it reported up 0.
+    let ids: Vec<String> = (0..60_000).map(|n| format!("\"cdb-{n}\"")).collect();
+    let cdb = format!(
+        r#"{{"Response": {{"RequestId": "r", "TotalCount": 2, "Items": [{{"JobId": 1, "StartTime": "{start}", "TaskStatus": "RUNNING", "TaskType": "BATCH ROLLBACK", "InstanceIds": [{}]}}, {{"JobId": 2, "StartTime": "{start}", "TaskStatus": "RUNNING", "TaskType": "REBOOT", "InstanceIds": ["cdb-1"]}}]}}}}"#,
+        ids.join(","),
+        start = tencent_now()
+    );
+    let (cdb_addr, _) = Upstream::start(move |_| Reply::Json(200, cdb.clone())).await;
+    let healthy_page = postgres_page("1", &[postgres_task(1, &tencent_now(), "Running")]);
+    let (healthy, _) = Upstream::start(move |_| Reply::Json(200, healthy_page.clone())).await;
+    let yaml = config(&[
+        tencent_account("cdb", "tencent_mysql", cdb_addr, ""),
+        tencent_account("healthy", "tencent_postgres", healthy, ""),
+    ]);
+    let exporter = start_exporter(&yaml).await;
+    let started = Instant::now();
+    let text = scrape_with(exporter, &[(TIMEOUT_HEADER, "3")]).await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let samples = parse(&text);
+    assert!(samples.len() < 1000, "{} samples", samples.len());
+    let cdb = target("cdb", "tencent_mysql", "ap-guangzhou");
+    assert_eq!(value(&samples, "cloud_task_up", &labels(&cdb, &[])), 1.0);
+    assert_eq!(
+        value(
+            &samples,
+            "cloud_task_skipped_entries_total",
+            &labels(&cdb, &[])
+        ),
+        1.0
+    );
+    let running = labels(
+        &cdb,
+        &[
+            ("instance_id", "cdb-1"),
+            ("task_type", "REBOOT"),
+            ("status", "running"),
+        ],
+    );
+    assert_eq!(value(&samples, "cloud_task_tasks", &running), 1.0);
+    let healthy = target("healthy", "tencent_postgres", "ap-guangzhou");
+    assert_eq!(
+        value(&samples, "cloud_task_up", &labels(&healthy, &[])),
+        1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_dated_in_the_year_9999_neither_counts_nor_pins_the_watermark() {
+    // Before: every later request asked for tasks from the year 9999 on.
+    let start = tencent_now();
+    let page = postgres_page(
+        "2",
+        &[
+            postgres_task(1, "9999-12-31 23:59:59", "Success"),
+            postgres_task(2, &start, "Success"),
+        ],
+    );
+    let (addr, upstream) = Upstream::start(move |_| Reply::Json(200, page.clone())).await;
+    let exporter = start_exporter(&config(&[tencent_account(
+        "t",
+        "tencent_postgres",
+        addr,
+        "",
+    )]))
+    .await;
+    scrape_with(exporter, &[]).await;
+    let samples = parse(&scrape_with(exporter, &[]).await);
+    let target = target("t", "tencent_postgres", "ap-guangzhou");
+    assert_eq!(value(&samples, "cloud_task_up", &labels(&target, &[])), 1.0);
+    assert_eq!(
+        value(
+            &samples,
+            "cloud_task_skipped_entries_total",
+            &labels(&target, &[])
+        ),
+        2.0
+    );
+    let requests = upstream.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    let body: serde_json::Value =
+        serde_json::from_str(requests[1].split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let from = body["MinStartTime"].as_str().unwrap();
+    assert!(from <= start.as_str(), "the second sweep asked from {from}");
+}
+
+/// Opens a connection and sends part of a request's headers, never the end.
+fn slow_client(addr: SocketAddr) -> std::net::TcpStream {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_finish_their_headers_are_cut_off_and_capped() {
+    // Before: they stayed open for ever, each holding a descriptor and memory, until real
+    // scrapes failed for want of descriptors.
+    let page = postgres_page("1", &[postgres_task(1, &tencent_now(), "Running")]);
+    let (addr, _) = Upstream::start(move |_| Reply::Json(200, page.clone())).await;
+    let yaml = config(&[tencent_account("t", "tencent_postgres", addr, "")]);
+    let limits = cloud_task_exporter::server::Limits {
+        max_connections: 20,
+    };
+    let exporter = start_exporter_with(&yaml, limits).await;
+    let slow: Vec<_> = (0..40).map(|_| slow_client(exporter)).collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Every slot is taken: a real scrape waits until the header timeout frees them.
+    let started = Instant::now();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("http://{exporter}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let waited = started.elapsed();
+    let header_timeout = cloud_task_exporter::server::HEADER_READ_TIMEOUT;
+    assert!(
+        waited < header_timeout * 2 + Duration::from_secs(3),
+        "waited {waited:?}"
+    );
+    // The slow clients were closed by the server.
+    let closed = tokio::task::spawn_blocking(move || {
+        slow.into_iter()
+            .filter(|stream| {
+                let mut stream = stream;
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(25)))
+                    .unwrap();
+                let mut buffer = [0u8; 512];
+                // A 408 answer or a plain close, then end of stream.
+                loop {
+                    match stream.read(&mut buffer) {
+                        Ok(0) => return true,
+                        Ok(_) => continue,
+                        Err(e) => return e.kind() != std::io::ErrorKind::WouldBlock,
+                    }
+                }
+            })
+            .count()
+    })
+    .await
+    .unwrap();
+    assert_eq!(closed, 40);
+}
+
+#[test]
+fn a_reload_with_an_impossible_rate_is_refused_and_said_so() {
+    use cloud_task_exporter::exporter::{ConfigSource, Exporter};
+    // Before: rate_limit 1e-12 passed the check, governor panicked building the engine, POST
+    // /-/reload answered a bare 500 and the reload metric still said 1.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let good = "accounts:\n  - name: t\n    provider: tencent\n    credentials: {secret_id: id, secret_key: key}\n    targets:\n      - kind: tencent_postgres\n        regions: [ap-guangzhou]\n        endpoint: http://127.0.0.1:9\n";
+    std::fs::write(&path, good).unwrap();
+    let exporter =
+        Exporter::start(ConfigSource::File(path.clone()), None, "/metrics".into()).unwrap();
+    std::fs::write(&path, format!("{good}        rate_limit: 1e-12\n")).unwrap();
+    let error = exporter.reload().unwrap_err().to_string();
+    assert!(
+        error.contains("rate_limit") && error.contains("line 9"),
+        "{error}"
+    );
+    assert!(!exporter.current().metrics.reload_status().0);
+    std::fs::write(&path, "global:\n  lookback: 300000y\n".to_owned() + good).unwrap();
+    let error = exporter.reload().unwrap_err().to_string();
+    assert!(error.contains("global.lookback"), "{error}");
+}
