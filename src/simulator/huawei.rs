@@ -10,7 +10,7 @@ use hyper::Response;
 use hyper::http::request::Parts;
 use serde_json::{Value, json};
 
-use super::faults::Injected;
+use super::faults::Substitute;
 use super::{SimAccount, Simulator, huawei_rds, json_response};
 use crate::signing::huawei::{self as sign, HuaweiRequest};
 
@@ -50,23 +50,21 @@ pub struct Caller {
 }
 
 /// An injected fault, as the gateway or the service would answer it.
-pub fn fault(fault: Injected) -> Response<Full<Bytes>> {
+pub fn fault(fault: Substitute) -> Response<Full<Bytes>> {
     let error = match fault {
-        Injected::Throttled => ApiFault::new(
+        Substitute::Throttled => ApiFault::new(
             429,
             "APIGW.0308",
             "The throttling threshold has been reached: policy user over ratelimit",
         ),
-        Injected::Malformed => {
+        Substitute::Malformed => {
             let mut response = json_response(200, &Value::Null);
             *response.body_mut() = Full::new(Bytes::from_static(
                 br#"{"total_count": 3, "tasks": [{"id": "a", "na"#,
             ));
             return response;
         }
-        Injected::ServerError | Injected::Hang => {
-            ApiFault::new(500, "DBS.200000", "Internal server error")
-        }
+        Substitute::ServerError => ApiFault::new(500, "DBS.200000", "Internal server error"),
     };
     respond(Err(error))
 }

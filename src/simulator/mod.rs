@@ -7,7 +7,8 @@
 //! (`tencent_postgres.rs`, `tencent_mysql.rs`, `tencent_redis.rs`, `huawei_rds.rs`) behind its
 //! cloud's protocol (`tencent.rs`: TC3 and the `Response` envelope; `huawei.rs`: AK/SK and
 //! HTTP-status errors); the task timeline is shared (`world.rs`) and filled by a seedable
-//! generator (`generator.rs`) or by tests.
+//! generator (`generator.rs`) or by tests. `faults.rs` breaks an API on purpose: error
+//! answers, real answers spoilt on the wire (cut short, dripped, huge), hangs and resets.
 
 mod faults;
 mod generator;
@@ -20,7 +21,6 @@ mod tencent_redis;
 mod world;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,7 +32,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-pub use faults::Faults;
+use faults::{Body, Injected, Reset, Resettable};
+pub use faults::{Faults, Framing, Spoilt};
 pub use generator::{Generator, Scenario};
 pub use tencent_mysql::CdbShape;
 pub use world::{SimOutcome, SimTask, World};
@@ -222,9 +223,14 @@ impl Simulator {
             };
             let simulator = self.clone();
             tokio::spawn(async move {
+                let (stream, reset) = Resettable::new(stream);
                 let service = hyper::service::service_fn(move |req| {
                     let simulator = simulator.clone();
-                    async move { Ok::<_, Infallible>(simulator.handle(req).await) }
+                    let reset = reset.clone();
+                    async move {
+                        // An error from the service makes hyper drop the connection unanswered.
+                        simulator.handle(req).await.inspect_err(|_| reset.trip())
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -233,7 +239,7 @@ impl Simulator {
         }
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, Reset> {
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let (parts, body) = req.into_parts();
         let body = match body.collect().await {
@@ -247,23 +253,32 @@ impl Simulator {
         } else {
             tencent::kind_of(&parts)
         };
+        let mut spoilt = None;
         if let Some(kind) = kind {
             let (latency, fault) = self.arrive(kind);
             if !latency.is_zero() {
                 tokio::time::sleep(latency).await;
             }
             match fault {
-                Some(faults::Injected::Hang) => std::future::pending::<()>().await,
-                Some(fault) if huawei => return huawei::fault(fault),
-                Some(fault) => return tencent::fault(fault),
+                Some(Injected::Hang) => std::future::pending::<()>().await,
+                Some(Injected::Reset) => return Err(Reset),
+                Some(Injected::Instead(fault)) if huawei => {
+                    return Ok(faults::whole(huawei::fault(fault)));
+                }
+                Some(Injected::Instead(fault)) => return Ok(faults::whole(tencent::fault(fault))),
+                Some(Injected::Spoilt(how)) => spoilt = Some(how),
                 None => {}
             }
         }
-        if huawei {
+        let answer = if huawei {
             huawei::handle(self, &parts, &body)
         } else {
             tencent::handle(self, &parts, &body)
-        }
+        };
+        Ok(match spoilt {
+            Some(how) => faults::spoil(answer, how).await,
+            None => faults::whole(answer),
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use hyper::Response;
 use hyper::http::request::Parts;
 use serde_json::{Value, json};
 
-use super::faults::Injected;
+use super::faults::Substitute;
 use super::{Simulator, json_response, request_id, tencent_mysql, tencent_postgres, tencent_redis};
 use crate::providers::tencent::parse_time;
 use crate::signing::tc3::{self, Tc3Request};
@@ -77,20 +77,20 @@ pub fn kind_of(parts: &Parts) -> Option<&'static str> {
 }
 
 /// An injected fault, as the real API would answer it.
-pub fn fault(fault: Injected) -> Response<Full<Bytes>> {
+pub fn fault(fault: Substitute) -> Response<Full<Bytes>> {
     let (code, message) = match fault {
-        Injected::Throttled => (
+        Substitute::Throttled => (
             "RequestLimitExceeded",
             "Your current request times equals to `limit`. Please try again later.",
         ),
-        Injected::Malformed => {
+        Substitute::Malformed => {
             let mut response = json_response(200, &Value::Null);
             *response.body_mut() = Full::new(Bytes::from_static(
                 br#"{"Response": {"TotalCount": 3, "TaskSet": [{"TaskId": 1, "StartT"#,
             ));
             return response;
         }
-        Injected::ServerError | Injected::Hang => (
+        Substitute::ServerError => (
             "InternalError",
             "An internal error has occurred. Retry your request.",
         ),
