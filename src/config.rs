@@ -388,7 +388,7 @@ impl RawGlobal {
                 }
                 if b.is_empty()
                     || b.iter().any(|x| !x.is_finite() || *x <= 0.0)
-                    || b.windows(2).any(|w| w[0] >= w[1])
+                    || b.windows(2).any(|w| matches!(w, [a, b] if a >= b))
                 {
                     return Err(invalid(
                         &buckets,

@@ -2,6 +2,11 @@
 //! credentials and tasks for every provider in two regions, and a config pointing the exporter
 //! at it.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "test and demo infrastructure, indexing its own tables; it moves to its own crate"
+)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -46,6 +46,12 @@
 //! 4. [`metrics::Metrics::encode`] turns the reports into the exposition: gauges from the
 //!    targets that answered, counters and histograms kept across scrapes, self-metrics.
 
+// Code that handles data from outside (answers, headers, files) must not panic on it.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -494,7 +494,7 @@ impl RawTls {
                 "is lower than min_version",
             ));
         }
-        Ok(all[min..=max].to_vec())
+        Ok(all.get(min..=max).map(<[_]>::to_vec).unwrap_or_default())
     }
 
     fn client_auth(&self) -> Result<ClientAuth, Invalid> {

@@ -39,16 +39,17 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
-        let index = UNITS
+        let (index, (_, unit_millis)) = UNITS
             .iter()
-            .position(|(name, _)| *name == unit)
+            .enumerate()
+            .find(|(_, (name, _))| *name == unit)
             .ok_or_else(invalid)?;
         if last_unit.is_some_and(|last| index <= last) {
             return Err(invalid());
         }
         last_unit = Some(index);
         millis = number
-            .checked_mul(UNITS[index].1)
+            .checked_mul(*unit_millis)
             .and_then(|m| millis.checked_add(m))
             .ok_or_else(|| format!("duration {text:?} is too long"))?;
         rest = &rest[unit_len..];

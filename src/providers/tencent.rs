@@ -20,6 +20,7 @@ pub struct TencentApi {
 const CONTENT_TYPE: &str = "application/json";
 
 /// China Standard Time, the zone of every time Tencent sends without one.
+#[allow(clippy::expect_used, reason = "a constant offset well within a day")]
 fn beijing() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
 }
@@ -136,7 +137,10 @@ pub fn parse_envelope(response: &ApiResponse) -> Result<(Value, Option<String>),
             request_id,
         });
     }
-    Ok((value["Response"].clone(), request_id))
+    Ok((
+        value.get("Response").cloned().unwrap_or_default(),
+        request_id,
+    ))
 }
 
 /// The `outcome` of a Tencent error code.

@@ -13,6 +13,10 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 
 pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
+    #[allow(
+        clippy::expect_used,
+        reason = "HMAC accepts keys of any length: new_from_slice cannot fail"
+    )]
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any size");
     mac.update(data);
     mac.finalize().into_bytes().into()

@@ -195,8 +195,10 @@ impl Engine {
         // starved runtime). Dropping the set at the end aborts whatever is left.
         let _ = timeout_at(deadline, async {
             while let Some(joined) = set.join_next().await {
-                if let Ok((index, report)) = joined {
-                    reports[index] = Some(report);
+                if let Ok((index, report)) = joined
+                    && let Some(slot) = reports.get_mut(index)
+                {
+                    *slot = Some(report);
                 }
             }
         })

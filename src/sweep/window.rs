@@ -166,9 +166,12 @@ impl TaskWindow {
                 .iter()
                 .position(|s| *s == task.status)
                 .unwrap_or(TaskStatus::ALL.len() - 1);
-            counts
+            let by_status = counts
                 .entry((task.instance_id.clone(), task.task_type.clone()))
-                .or_default()[status] += 1;
+                .or_default();
+            if let Some(count) = by_status.get_mut(status) {
+                *count += 1;
+            }
             if !task.status.is_finished() {
                 unfinished.push(task.clone());
             }
