@@ -744,7 +744,6 @@ proptest! {
     /// The general mutations rarely make one entry name many distinct instances and carry a
     /// long message at once; this asks for it.
     #[test]
-    #[ignore = "bug: tencent_mysql copies a task's Message into one task per named instance, so output grows as instances x message length"]
     fn cdb_tasks_naming_many_instances_stay_bounded(
         ids in 1usize..3000,
         message_len in 0usize..20_000,

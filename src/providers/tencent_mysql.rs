@@ -181,9 +181,22 @@ fn instances(entry: &Value) -> Result<Vec<String>, String> {
     Ok(ids)
 }
 
-/// `Message`, with the error `Code` when it is not 0.
+/// The longest task message kept: it is copied into the task of every instance the task
+/// names, so its length must not multiply.
+pub const MAX_MESSAGE_BYTES: usize = 256;
+
+/// `Message`, with the error `Code` when it is not 0, cut at [`MAX_MESSAGE_BYTES`].
 fn message(entry: &Value) -> Option<String> {
-    let text = text(&entry["Message"]);
+    let text = text(&entry["Message"]).map(|mut text| {
+        if text.len() > MAX_MESSAGE_BYTES {
+            let mut end = MAX_MESSAGE_BYTES;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+        }
+        text
+    });
     let code = number(&entry["Code"]).filter(|c| *c != 0.0);
     match (text, code) {
         (Some(text), Some(code)) => Some(format!("{text} (code {code})")),
