@@ -320,27 +320,44 @@ fn apply(lines: &mut Vec<String>, edit: &Edit) {
     }
 }
 
-/// The position at the end of an error message: `at line L, column C`, with L within the
-/// text (or one past it, for an error at the end of input).
+/// Every `line L, column C` a message names.
+fn positions(message: &str) -> Vec<(usize, usize)> {
+    message
+        .match_indices("line ")
+        .filter_map(|(at, _)| {
+            let rest = &message[at + "line ".len()..];
+            let (line, rest) = rest.split_once(", column ")?;
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            Some((line.parse().ok()?, rest[..digits].parse().ok()?))
+        })
+        .collect()
+}
+
+/// An error ends with where it is: `at line L, column C`, or for a value reached through an
+/// alias `(defined at line L, column C) (used at line L2, column C2)`; every line is within
+/// the text (or one past it, for an error at the end of input).
 fn check_error(text: &str, message: &str) -> Result<(), TestCaseError> {
-    prop_assert!(!message.is_empty());
-    let position = message
-        .rsplit_once(" at line ")
-        .and_then(|(_, at)| at.split_once(", column "))
-        .and_then(|(line, column)| {
-            Some((line.parse::<usize>().ok()?, column.parse::<usize>().ok()?))
+    let found = positions(message);
+    let ends_with_position = message
+        .trim_end_matches(')')
+        .rsplit_once(", column ")
+        .is_some_and(|(_, column)| {
+            !column.is_empty() && column.bytes().all(|b| b.is_ascii_digit())
         });
-    let Some((line, column)) = position else {
-        return Err(TestCaseError::fail(format!(
-            "error does not end with its line and column: {message}"
-        )));
-    };
+    prop_assert!(
+        !found.is_empty() && ends_with_position,
+        "error does not end with its line and column: {message}"
+    );
     // YAML breaks lines at `\r\n`, `\r` and `\n`.
     let lines = text.replace("\r\n", "\n").split(['\r', '\n']).count();
-    prop_assert!(
-        (1..=lines + 1).contains(&line) && column >= 1,
-        "line {line} of a {lines}-line text: {message}"
-    );
+    for (line, column) in found {
+        prop_assert!(
+            (1..=lines + 1).contains(&line) && column >= 1,
+            "line {line} of a {lines}-line text: {message}"
+        );
+    }
     // Each key and value named in a message is from the text, so a message is never much
     // longer than the text.
     prop_assert!(
@@ -527,6 +544,21 @@ fn the_example_parses_and_round_trips() {
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     assert!(commented_options(&lines).len() >= 8);
     assert!(value_lines(&lines).len() >= 15);
+}
+
+#[test]
+fn positions_are_read_from_both_message_shapes() {
+    assert_eq!(
+        positions("global.lookback: must be at least 1m at line 2, column 13"),
+        [(2, 13)]
+    );
+    let alias =
+        "expected sequence start (defined at line 16, column 21) (used at line 70, column 18)";
+    assert_eq!(positions(alias), [(16, 21), (70, 18)]);
+    let text = "x\n".repeat(70);
+    check_error(&text, alias).unwrap();
+    assert!(check_error(&text, "no position").is_err());
+    assert!(check_error("a: b", alias).is_err());
 }
 
 #[test]

@@ -675,7 +675,10 @@ proptest! {
         let provider = providers::lookup(kind).unwrap();
         check(provider, 200, None, &body)?;
         let result = provider.parse_response(&ApiResponse { status: 200, request_id: None, body: &body });
-        match (stated_total(kind, &doc), result) {
+        // The total as JSON text reads it back: serde_json's default float parsing may be one
+        // unit in the last place off the value that was written.
+        let reread: Value = serde_json::from_slice(&body).unwrap();
+        match (stated_total(kind, &reread), result) {
             (Some(t), Ok(page)) => prop_assert_eq!(page.total, t as u64),
             (_, Ok(page)) => prop_assert!(false, "{}: total {} from {}", kind, page.total, total),
             (_, Err(err)) => {
