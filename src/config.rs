@@ -151,19 +151,27 @@ pub struct Account {
 #[serde(untagged)]
 pub enum Credentials {
     Tencent {
+        #[serde(serialize_with = "serialize_literal")]
         secret_id: String,
         secret_key: Secret,
         #[serde(skip_serializing_if = "Option::is_none")]
         token: Option<Secret>,
     },
     Huawei {
+        #[serde(serialize_with = "serialize_literal")]
         access_key: String,
         secret_key: Secret,
         #[serde(skip_serializing_if = "Option::is_none")]
         token: Option<Secret>,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "serialize_optional_literal"
+        )]
         project_id: Option<String>,
-        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        #[serde(
+            skip_serializing_if = "BTreeMap::is_empty",
+            serialize_with = "serialize_literal_values"
+        )]
         project_ids: BTreeMap<String, String>,
     },
 }
@@ -751,6 +759,29 @@ impl RawTarget {
             task_types: self.task_types,
         })
     }
+}
+
+/// A credential value as the config file would spell it: its `${VAR}` references are
+/// already expanded, so a `$` in it is written `$$`, or the printout would read it as one.
+fn serialize_literal<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&value.replace('$', "$$"))
+}
+
+fn serialize_optional_literal<S: Serializer>(
+    value: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serialize_literal(value, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn serialize_literal_values<S: Serializer>(
+    values: &BTreeMap<String, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(values.iter().map(|(k, v)| (k, v.replace('$', "$$"))))
 }
 
 fn serialize_duration<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {

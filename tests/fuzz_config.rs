@@ -390,28 +390,6 @@ fn with_secrets(config: &Config, value: &str) -> Config {
     config
 }
 
-/// The non-secret credential values, which are printed as they were read, after `${VAR}`
-/// expansion.
-fn printed_credentials(config: &Config) -> Vec<&str> {
-    let mut out = Vec::new();
-    for account in &config.accounts {
-        match &account.credentials {
-            Credentials::Tencent { secret_id, .. } => out.push(secret_id.as_str()),
-            Credentials::Huawei {
-                access_key,
-                project_id,
-                project_ids,
-                ..
-            } => {
-                out.push(access_key.as_str());
-                out.extend(project_id.as_deref());
-                out.extend(project_ids.values().map(String::as_str));
-            }
-        }
-    }
-    out
-}
-
 const PLACEHOLDER: &str = "redacted-secret";
 
 /// The printed config with a value in place of each redacted secret (and of nothing else: an
@@ -439,11 +417,6 @@ fn check(text: &str) -> Result<(), TestCaseError> {
         Ok(config) => {
             let printed = config.to_redacted_yaml();
             prop_assert!(!printed.starts_with("# cannot print config"), "{}", printed);
-            // A `$` in a printed credential is read again as a `${VAR}` reference (see
-            // `dollar_in_a_credential_round_trips`).
-            if printed_credentials(&config).iter().any(|v| v.contains('$')) {
-                return Ok(());
-            }
             let again = Config::parse(&unredact(&printed));
             let again = match again {
                 Ok(again) => again,
@@ -573,7 +546,6 @@ fn every_corpus_file_is_checked() {
 }
 
 #[test]
-#[ignore = "bug: to_redacted_yaml prints a `$` of a non-secret credential unescaped, so the printout reads it as ${VAR}"]
 fn dollar_in_a_credential_round_trips() {
     let text = "
 accounts:
@@ -581,6 +553,14 @@ accounts:
     provider: tencent
     credentials: {secret_id: 'AKID$${HOME}', secret_key: k}
     targets: [{kind: tencent_redis, regions: [ap-guangzhou]}]
+  - name: b
+    provider: huawei
+    credentials:
+      access_key: 'HW$$'
+      secret_key: k
+      project_id: '$${X}'
+      project_ids: {cn-north-4: 'p$$q'}
+    targets: [{kind: huawei_rds, regions: [cn-north-4]}]
 ";
     let config = Config::parse(text).unwrap();
     let again = Config::parse(&unredact(&config.to_redacted_yaml()))
