@@ -67,6 +67,12 @@ const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(2);
 /// One bcrypt check at a time: each costs tens of milliseconds of CPU by design.
 static PASSWORD_CHECKS: Semaphore = Semaphore::const_new(1);
 
+/// New logins in the password path at once, checked or waiting. Beyond this, a new login is
+/// answered 503 at once, so a flood of wrong passwords cannot hold connection slots for the
+/// whole [`PASSWORD_CHECK_WAIT`] and keep a remembered login from being accepted.
+const PASSWORD_QUEUE: usize = 16;
+static PASSWORD_QUEUE_SLOTS: Semaphore = Semaphore::const_new(PASSWORD_QUEUE);
+
 /// What the server allows its clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -283,28 +289,35 @@ async fn authorize<B>(
         web_config::Check::Refused => return Err(unauthorized()),
         web_config::Check::NeedsPassword(attempt) => attempt,
     };
-    let Ok(Ok(permit)) = tokio::time::timeout(PASSWORD_CHECK_WAIT, PASSWORD_CHECKS.acquire()).await
+    let Ok(_in_queue) = PASSWORD_QUEUE_SLOTS.try_acquire() else {
+        return Err(too_many_password_checks());
+    };
+    let Ok(Ok(_checking)) =
+        tokio::time::timeout(PASSWORD_CHECK_WAIT, PASSWORD_CHECKS.acquire()).await
     else {
-        tracing::debug!("too many password checks at once; answered 503");
-        let mut response = text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many password checks at once; try again.\n",
-        );
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        return Err(response);
+        return Err(too_many_password_checks());
     };
     let web = web.clone();
     let authorized = tokio::task::spawn_blocking(move || web.check_password(&attempt))
         .await
         .unwrap_or(false);
-    drop(permit);
     if authorized {
         Ok(())
     } else {
         Err(unauthorized())
     }
+}
+
+fn too_many_password_checks() -> Response<Full<Bytes>> {
+    tracing::debug!("too many password checks at once; answered 503");
+    let mut response = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Too many password checks at once; try again.\n",
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 fn unauthorized() -> Response<Full<Bytes>> {

@@ -449,3 +449,87 @@ fn a_reload_with_an_impossible_rate_is_refused_and_said_so() {
     let error = exporter.reload().unwrap_err().to_string();
     assert!(error.contains("global.lookback"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_wrong_passwords_does_not_starve_a_remembered_login() {
+    use common::daemon::Daemon;
+    // Before: 600 requests with wrong basic-auth passwords each ran bcrypt on the runtime, and
+    // a correctly authenticated scrape waited behind them (10 s became 15.6 s). With the
+    // default connection cap (512), requests queued for a password check must not hold the
+    // slots either.
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.yml");
+    let hash = bcrypt::hash("the-right-password", 10).unwrap();
+    std::fs::write(&web, format!("basic_auth_users:\n  prometheus: '{hash}'\n")).unwrap();
+    let web_arg = format!("--web.config.file={}", web.display());
+    let daemon = Daemon::start(&["--demo", &web_arg], &[]);
+    let url = format!("http://{}/metrics", daemon.addr);
+    let prometheus = reqwest::Client::new();
+    let good_scrape = || async {
+        let started = Instant::now();
+        let response = prometheus
+            .get(&url)
+            .basic_auth("prometheus", Some("the-right-password"))
+            .header("X-Prometheus-Scrape-Timeout-Seconds", "5")
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), started.elapsed())
+    };
+    // The first login pays for bcrypt once and is remembered.
+    let (status, first) = good_scrape().await;
+    assert_eq!(status, 200);
+
+    // No keep-alive, so every wrong password is a fresh request that must be checked.
+    let attacker = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let flood: Vec<_> = (0..600)
+        .map(|i| {
+            let request = attacker
+                .get(&url)
+                .basic_auth("prometheus", Some(format!("guess-{i}")))
+                .send();
+            tokio::spawn(async move {
+                match request.await {
+                    Ok(response) => (
+                        response.status().as_u16(),
+                        response.headers().contains_key("retry-after"),
+                    ),
+                    Err(_) => (0, false),
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut during = Vec::new();
+    for _ in 0..5 {
+        let (status, took) = good_scrape().await;
+        assert_eq!(status, 200);
+        during.push(took);
+    }
+    let mut answers = std::collections::BTreeMap::new();
+    for request in flood {
+        let (status, retry_after) = request.await.unwrap();
+        assert!(
+            status == 401 || status == 503,
+            "a wrong password got {status}"
+        );
+        assert!(status != 503 || retry_after, "a 503 without Retry-After");
+        *answers.entry(status).or_insert(0) += 1;
+    }
+    let slowest = during.iter().max().unwrap();
+    eprintln!(
+        "first login {first:?}; remembered logins during the flood {during:?}; flood answers {answers:?}"
+    );
+    assert!(
+        *slowest < Duration::from_secs(1),
+        "a remembered login waited {slowest:?} behind the flood"
+    );
+    assert!(
+        answers.contains_key(&503),
+        "the flood was never told to come back later: {answers:?}"
+    );
+    assert!(!daemon.logs().iter().any(|l| l.contains("panicked")));
+}
