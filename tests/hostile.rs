@@ -64,6 +64,18 @@ fn target(account: &str, provider: &str, region: &str) -> Vec<(&'static str, Str
     ]
 }
 
+/// A scrape with Prometheus' timeout header of `seconds`, answered within them.
+async fn scrape_in_time(exporter: SocketAddr, seconds: u64) -> String {
+    let started = Instant::now();
+    let text = scrape_with(exporter, &[(TIMEOUT_HEADER, &seconds.to_string())]).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(seconds),
+        "a {seconds} s scrape took {took:?}"
+    );
+    text
+}
+
 fn labels<'a>(
     base: &'a [(&'static str, String)],
     more: &[(&'static str, &'a str)],
@@ -107,9 +119,7 @@ async fn an_absurd_total_is_a_bad_response_not_an_abort() {
 "#
     ));
     let exporter = start_exporter(&config(&accounts)).await;
-    let started = Instant::now();
-    let samples = parse(&scrape_with(exporter, &[(TIMEOUT_HEADER, "5")]).await);
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let samples = parse(&scrape_in_time(exporter, 5).await);
     let mut all: Vec<_> = upstreams
         .iter()
         .map(|(name, upstream)| (target(name, "tencent_postgres", "ap-guangzhou"), upstream))
@@ -166,9 +176,7 @@ async fn an_endless_answer_is_cut_off_at_the_body_cap() {
         tencent_account("healthy", "tencent_postgres", healthy, ""),
     ]);
     let exporter = start_exporter(&yaml).await;
-    let started = Instant::now();
-    let samples = parse(&scrape_with(exporter, &[(TIMEOUT_HEADER, "10")]).await);
-    assert!(started.elapsed() < Duration::from_secs(10));
+    let samples = parse(&scrape_in_time(exporter, 10).await);
     for name in ["chunked", "announced"] {
         let target = target(name, "tencent_postgres", "ap-guangzhou");
         let bad = labels(&target, &[("outcome", "bad_response")]);
@@ -252,9 +260,7 @@ async fn a_hung_api_holds_a_sweep_no_longer_than_the_request_timeout() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let target = target("hung", "tencent_postgres", "ap-guangzhou");
-    let started = Instant::now();
-    let samples = parse(&scrape_with(exporter, &[(TIMEOUT_HEADER, "2")]).await);
-    assert!(started.elapsed() < Duration::from_secs(2));
+    let samples = parse(&scrape_in_time(exporter, 2).await);
     assert_eq!(value(&samples, "cloud_task_up", &labels(&target, &[])), 0.0);
     assert_eq!(
         value(
@@ -292,9 +298,7 @@ async fn one_task_naming_60000_instances_is_skipped_within_the_deadline() {
         tencent_account("healthy", "tencent_postgres", healthy, ""),
     ]);
     let exporter = start_exporter(&yaml).await;
-    let started = Instant::now();
-    let text = scrape_with(exporter, &[(TIMEOUT_HEADER, "3")]).await;
-    assert!(started.elapsed() < Duration::from_secs(3));
+    let text = scrape_in_time(exporter, 3).await;
     let samples = parse(&text);
     assert!(samples.len() < 1000, "{} samples", samples.len());
     let cdb = target("cdb", "tencent_mysql", "ap-guangzhou");

@@ -367,38 +367,27 @@ impl Target {
     }
 
     /// A scrape that reached its deadline waiting for another scrape's sweep is counted, and
-    /// logged (at most once a minute per target, the rest at debug level).
+    /// logged at most once a minute per target (`cloud_task_sweep_wait_timeouts_total` has them all).
     fn gave_up_waiting(&self) {
         self.metrics.sweep_wait_timeout(&self.labels);
-        let running_for = lock(&self.sweep_started).map(|at| at.elapsed());
         let now = Instant::now();
-        let loud = {
+        {
+            // Every one is counted; a warning at most every WAIT_LOG_EVERY says it is happening.
             let mut last = lock(&self.wait_logged);
-            let loud = last.is_none_or(|at| now.duration_since(at) >= WAIT_LOG_EVERY);
-            if loud {
-                *last = Some(now);
+            if last.is_some_and(|at| now.duration_since(at) < WAIT_LOG_EVERY) {
+                return;
             }
-            loud
-        };
-        let running_for_seconds = running_for.map(|d| d.as_secs_f64());
-        let labels = &self.labels;
-        if loud {
-            tracing::warn!(
-                account = %labels.account,
-                provider = %labels.provider,
-                region = %labels.region,
-                running_for_seconds,
-                "scrape gave up waiting for the sweep another scrape started; reported up 0"
-            );
-        } else {
-            tracing::debug!(
-                account = %labels.account,
-                provider = %labels.provider,
-                region = %labels.region,
-                running_for_seconds,
-                "scrape gave up waiting for the sweep another scrape started"
-            );
+            *last = Some(now);
         }
+        let running_for_seconds = lock(&self.sweep_started).map(|at| at.elapsed().as_secs_f64());
+        let labels = &self.labels;
+        tracing::warn!(
+            account = %labels.account,
+            provider = %labels.provider,
+            region = %labels.region,
+            running_for_seconds,
+            "scrape gave up waiting for the sweep another scrape started; reported up 0"
+        );
     }
 
     /// One line per failed sweep, unless the same failure was logged less than
