@@ -13,8 +13,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_saphyr::{Location, Spanned};
 
+pub use crate::cloud::{Cloud, Credentials};
 use crate::files;
-use crate::providers::{self, Cloud, Provider};
+use crate::providers::{self, Provider};
 use crate::secret::Secret;
 
 pub use duration::{format as format_duration, parse as parse_duration};
@@ -145,35 +146,6 @@ pub struct Account {
     pub provider: Cloud,
     pub credentials: Credentials,
     pub targets: Vec<Target>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Credentials {
-    Tencent {
-        #[serde(serialize_with = "serialize_literal")]
-        secret_id: String,
-        secret_key: Secret,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        token: Option<Secret>,
-    },
-    Huawei {
-        #[serde(serialize_with = "serialize_literal")]
-        access_key: String,
-        secret_key: Secret,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        token: Option<Secret>,
-        #[serde(
-            skip_serializing_if = "Option::is_none",
-            serialize_with = "serialize_optional_literal"
-        )]
-        project_id: Option<String>,
-        #[serde(
-            skip_serializing_if = "BTreeMap::is_empty",
-            serialize_with = "serialize_literal_values"
-        )]
-        project_ids: BTreeMap<String, String>,
-    },
 }
 
 /// One task API (`kind`) of an account, swept in each of its regions.
@@ -577,22 +549,26 @@ impl RawCredentials {
         let access_key = field("access_key", self.access_key, self.access_key_file);
         let secret_key = field("secret_key", self.secret_key, self.secret_key_file);
         let token = field("token", self.token, self.token_file);
-        let misplaced = match provider {
-            Cloud::Tencent if access_key.is_set() => Some("access_key"),
-            Cloud::Tencent if self.project_id.is_some() => Some("project_id"),
-            Cloud::Tencent if self.project_ids.is_some() => Some("project_ids"),
-            Cloud::Huawei if secret_id.is_set() => Some("secret_id"),
-            _ => None,
-        };
-        if let Some(name) = misplaced {
-            let takes = match provider {
-                Cloud::Tencent => "secret_id, secret_key and token",
-                Cloud::Huawei => "access_key, secret_key, token and project_id or project_ids",
-            };
+        let rules = provider.credential_rules();
+        let given = [
+            ("secret_id", secret_id.is_set()),
+            ("access_key", access_key.is_set()),
+            ("secret_key", secret_key.is_set()),
+            ("token", token.is_set()),
+            ("project_id", self.project_id.is_some()),
+            ("project_ids", self.project_ids.is_some()),
+        ];
+        if let Some((name, _)) = given
+            .iter()
+            .find(|(name, set)| *set && !rules.keys.contains(name))
+        {
             return Err(invalid_at(
                 at,
                 format!("{key}.{name}"),
-                format!("is not a credential of provider {provider}, which takes {takes}"),
+                format!(
+                    "is not a credential of provider {provider}, which takes {}",
+                    rules.takes
+                ),
             ));
         }
         match provider {
@@ -759,29 +735,6 @@ impl RawTarget {
             task_types: self.task_types,
         })
     }
-}
-
-/// A credential value as the config file would spell it: its `${VAR}` references are
-/// already expanded, so a `$` in it is written `$$`, or the printout would read it as one.
-fn serialize_literal<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&value.replace('$', "$$"))
-}
-
-fn serialize_optional_literal<S: Serializer>(
-    value: &Option<String>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(value) => serialize_literal(value, serializer),
-        None => serializer.serialize_none(),
-    }
-}
-
-fn serialize_literal_values<S: Serializer>(
-    values: &BTreeMap<String, String>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(values.iter().map(|(k, v)| (k, v.replace('$', "$$"))))
 }
 
 fn serialize_duration<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {

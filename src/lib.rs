@@ -6,6 +6,7 @@
 //! - [`cli`]: the command line (`--config.file`, `--web.listen-address`, ...) and logging setup.
 //! - [`config`]: the YAML config, read into spanned raw types and validated in one pass, so
 //!   every error names its key, line and column; the redacted view of `--check-config`.
+//! - [`cloud`]: what a cloud is: its name, an account's credentials and the keys it takes.
 //! - [`secret`]: the type that holds credentials and never prints them.
 //! - [`files`]: bounded reads of the files the operator names (config, secrets, certificates).
 //! - [`signing`]: request signing, one pure module per scheme ([`signing::tc3`] for Tencent,
@@ -53,6 +54,7 @@
 )]
 
 pub mod cli;
+pub mod cloud;
 pub mod config;
 pub mod demo;
 pub mod exporter;

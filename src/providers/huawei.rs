@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{ApiError, ApiRequest, ApiResponse, Outcome, PageQuery, host_header};
-use crate::config::Credentials;
+use crate::cloud::Credentials;
 use crate::signing::huawei::{self as sign, HuaweiRequest};
 
 const CONTENT_TYPE: &str = "application/json";

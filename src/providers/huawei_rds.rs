@@ -126,7 +126,7 @@ pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Credentials;
+    use crate::cloud::Credentials;
     use crate::providers::{Outcome, TimeWindow};
     use crate::secret::Secret;
     use serde_json::json;

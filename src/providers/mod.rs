@@ -13,10 +13,10 @@ pub mod tencent_postgres;
 pub mod tencent_redis;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::Credentials;
+pub use crate::cloud::Cloud;
+use crate::cloud::Credentials;
 use crate::task::Task;
 
 pub use error::{ApiError, Outcome};
@@ -37,23 +37,6 @@ pub fn lookup(kind: &str) -> Option<&'static dyn Provider> {
 /// The registered kinds, for error messages and docs.
 pub fn names() -> Vec<&'static str> {
     REGISTRY.iter().map(|p| p.kind()).collect()
-}
-
-/// The cloud an account belongs to, which decides its credentials and signing scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Cloud {
-    Tencent,
-    Huawei,
-}
-
-impl std::fmt::Display for Cloud {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Cloud::Tencent => "tencent",
-            Cloud::Huawei => "huawei",
-        })
-    }
 }
 
 /// The start-time window a sweep asks for.

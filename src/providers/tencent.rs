@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use super::{ApiError, ApiRequest, ApiResponse, Outcome, Page, PageQuery, host_header};
-use crate::config::Credentials;
+use crate::cloud::Credentials;
 use crate::signing::tc3::{self, Tc3Request};
 
 /// One Tencent Cloud API action.

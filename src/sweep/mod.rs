@@ -24,7 +24,8 @@ use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::{Instant, timeout_at};
 
-use crate::config::{Config, Credentials};
+use crate::cloud::Credentials;
+use crate::config::Config;
 use crate::metrics::{Metrics, TargetLabels};
 use crate::providers::{ApiError, Outcome, Provider, TimeWindow};
 use crate::task::Task;

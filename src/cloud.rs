@@ -1,0 +1,115 @@
+//! What a cloud is, for the config and the providers alike: its name in the config, the
+//! credentials an account of it holds, and which credential keys it takes. A leaf: it imports
+//! nothing of the exporter's but [`crate::secret`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::secret::Secret;
+
+/// The cloud an account belongs to, which decides its credentials and signing scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cloud {
+    Tencent,
+    Huawei,
+}
+
+/// What the config's `credentials` of an account of one cloud may hold.
+#[derive(Debug)]
+pub struct CredentialRules {
+    /// Every key of `credentials` this cloud takes (a secret's `<key>_file` goes with it).
+    pub keys: &'static [&'static str],
+    /// The same, as an error message lists them.
+    pub takes: &'static str,
+}
+
+impl Cloud {
+    /// The config's `provider` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Tencent => "tencent",
+            Cloud::Huawei => "huawei",
+        }
+    }
+
+    pub fn credential_rules(self) -> &'static CredentialRules {
+        match self {
+            Cloud::Tencent => &CredentialRules {
+                keys: &["secret_id", "secret_key", "token"],
+                takes: "secret_id, secret_key and token",
+            },
+            Cloud::Huawei => &CredentialRules {
+                keys: &[
+                    "access_key",
+                    "secret_key",
+                    "token",
+                    "project_id",
+                    "project_ids",
+                ],
+                takes: "access_key, secret_key, token and project_id or project_ids",
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An account's credentials, resolved (`${VAR}` expanded, `*_file` read). Serialised as the
+/// config would spell them, secrets redacted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Credentials {
+    Tencent {
+        #[serde(serialize_with = "serialize_literal")]
+        secret_id: String,
+        secret_key: Secret,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<Secret>,
+    },
+    Huawei {
+        #[serde(serialize_with = "serialize_literal")]
+        access_key: String,
+        secret_key: Secret,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<Secret>,
+        #[serde(
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "serialize_optional_literal"
+        )]
+        project_id: Option<String>,
+        #[serde(
+            skip_serializing_if = "BTreeMap::is_empty",
+            serialize_with = "serialize_literal_values"
+        )]
+        project_ids: BTreeMap<String, String>,
+    },
+}
+
+/// A credential value as the config file would spell it: its `${VAR}` references are
+/// already expanded, so a `$` in it is written `$$`, or the printout would read it as one.
+fn serialize_literal<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&value.replace('$', "$$"))
+}
+
+fn serialize_optional_literal<S: Serializer>(
+    value: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serialize_literal(value, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn serialize_literal_values<S: Serializer>(
+    values: &BTreeMap<String, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(values.iter().map(|(k, v)| (k, v.replace('$', "$$"))))
+}
