@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::{Config, ConfigError};
-use crate::metrics::{Metrics, TargetLabels};
-use crate::sweep::{Engine, EngineError};
+use crate::metrics::Metrics;
+use crate::sweep::{Engine, EngineError, TargetId};
 use crate::web_config::{WebConfig, WebConfigError};
 
 /// Where the configuration comes from.
@@ -101,7 +101,7 @@ impl Exporter {
             &config.global.histogram_buckets,
             config.global.labels.instance_id,
         ));
-        let engine = Arc::new(Engine::new(&config, metrics.clone())?);
+        let engine = new_engine(&config, &metrics)?;
         metrics.config_reloaded(true, unix_now());
         Ok(Exporter {
             source,
@@ -172,12 +172,12 @@ impl Exporter {
                 } else {
                     next.engine.carry_over_from(&current.engine)
                 };
-                let removed: Vec<&TargetLabels> = current
+                let removed: Vec<&TargetId> = current
                     .engine
                     .targets()
                     .iter()
-                    .map(|t| &t.labels)
-                    .filter(|old| !next.engine.targets().iter().any(|t| t.labels == **old))
+                    .map(|t| &t.id)
+                    .filter(|old| !next.engine.targets().iter().any(|t| t.id == **old))
                     .collect();
                 if Arc::ptr_eq(&next.metrics, &current.metrics) {
                     for labels in &removed {
@@ -246,7 +246,7 @@ impl Exporter {
                 global.labels.instance_id,
             ))
         };
-        let engine = Arc::new(Engine::new(&config, metrics.clone())?);
+        let engine = new_engine(&config, &metrics)?;
         Ok(Some(Generation {
             config,
             engine,
@@ -254,6 +254,15 @@ impl Exporter {
             web,
         }))
     }
+}
+
+/// The engine for `config`, its targets shown in `metrics` (only once it was built whole).
+fn new_engine(config: &Config, metrics: &Arc<Metrics>) -> Result<Arc<Engine>, EngineError> {
+    let engine = Engine::new(config, metrics.clone())?;
+    for target in engine.targets() {
+        metrics.register_target(&target.id);
+    }
+    Ok(Arc::new(engine))
 }
 
 /// The message of a panic's payload, when it has one.

@@ -44,7 +44,7 @@ pub fn render(exporter: &Exporter) -> String {
     };
     let mut rows = String::new();
     for target in generation.engine.targets() {
-        let labels = &target.labels;
+        let id = &target.id;
         let (when, took, outcome, tasks) = match target.last_report() {
             None => (
                 "not yet (or in progress)".to_owned(),
@@ -71,9 +71,9 @@ pub fn render(exporter: &Exporter) -> String {
         let _ = write!(
             rows,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&labels.account),
-            escape(&labels.provider),
-            escape(&labels.region),
+            escape(&id.account),
+            escape(id.kind),
+            escape(&id.region),
             escape(&when),
             escape(&took),
             escape(&outcome),

@@ -18,7 +18,7 @@ use prometheus_client::registry::Registry;
 
 use crate::process::ProcessCollector;
 use crate::providers::Outcome;
-use crate::sweep::SweepReport;
+use crate::sweep::{Observer, SweepReport, TargetId};
 use crate::task::{Task, TaskStatus};
 
 /// The content type of what [`Metrics::encode`] writes.
@@ -87,6 +87,16 @@ pub struct TargetLabels {
     /// The provider kind, e.g. `tencent_postgres`.
     pub provider: String,
     pub region: String,
+}
+
+impl From<&TargetId> for TargetLabels {
+    fn from(target: &TargetId) -> Self {
+        TargetLabels {
+            account: target.account.clone(),
+            provider: target.kind.to_owned(),
+            region: target.region.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -303,7 +313,8 @@ impl Metrics {
 
     /// Makes every outcome of a target visible from the start (at 0), so `rate()` and
     /// `increase()` see the first error instead of a series appearing out of nowhere.
-    pub fn register_target(&self, target: &TargetLabels) {
+    pub fn register_target(&self, target: &TargetId) {
+        let target = &TargetLabels::from(target);
         for outcome in Outcome::ALL {
             drop(self.api_requests.get_or_create(&OutcomeLabels {
                 target: target.clone(),
@@ -315,49 +326,6 @@ impl Metrics {
         drop(self.sweep_wait_timeouts.get_or_create(target));
         drop(self.rate_limit_wait.get_or_create(target));
         drop(self.api_request_duration.get_or_create(target));
-    }
-
-    /// Counts one API request, by outcome, with how long it took.
-    pub fn api_request(&self, target: &TargetLabels, outcome: Outcome, seconds: f64) {
-        self.api_requests
-            .get_or_create(&OutcomeLabels {
-                target: target.clone(),
-                outcome: outcome.as_str(),
-            })
-            .inc();
-        self.api_request_duration
-            .get_or_create(target)
-            .observe(seconds);
-        if outcome == Outcome::Ok {
-            self.api_pages.get_or_create(target).inc();
-        }
-    }
-
-    /// Counts entries of a page that were not usable tasks and were skipped.
-    pub fn skipped_entries(&self, target: &TargetLabels, entries: u64) {
-        self.skipped_entries.get_or_create(target).inc_by(entries);
-    }
-
-    /// Counts a scrape that gave up waiting for the sweep another scrape had started.
-    pub fn sweep_wait_timeout(&self, target: &TargetLabels) {
-        self.sweep_wait_timeouts.get_or_create(target).inc();
-    }
-
-    pub fn rate_limit_wait(&self, target: &TargetLabels, seconds: f64) {
-        self.rate_limit_wait.get_or_create(target).inc_by(seconds);
-    }
-
-    /// Creates the finished counters of an (instance, task type) at 0, so that the first
-    /// failure is an increase that `increase()` and alerts can see, not a new series; `at` is
-    /// when it had a task in the window.
-    pub fn task_seen(
-        &self,
-        target: &TargetLabels,
-        instance_id: &str,
-        task_type: &str,
-        at: DateTime<Utc>,
-    ) {
-        self.note_seen(target, instance_id, task_type, at);
     }
 
     /// [`Metrics::task_seen`], telling whether the counters were created just now.
@@ -396,7 +364,8 @@ impl Metrics {
     /// that have had no task in the window since `before` (a lookback ago): instances come and
     /// go, and their series must not pile up until a restart. A counter that disappears is
     /// normal for Prometheus. Returns how many pairs went.
-    pub fn forget_unseen(&self, target: &TargetLabels, before: DateTime<Utc>) -> usize {
+    fn forget_unseen(&self, target: &TargetId, before: DateTime<Utc>) -> usize {
+        let target = &TargetLabels::from(target);
         let gone: Vec<(String, String)> = {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             let Some(instances) = seen.get_mut(target) else {
@@ -458,7 +427,8 @@ impl Metrics {
 
     /// Removes every series of a target that a reload took out of the config, so that it
     /// disappears from the exposition instead of lingering as a flat line.
-    pub fn forget_target(&self, target: &TargetLabels) {
+    pub fn forget_target(&self, target: &TargetId) {
+        let target = &TargetLabels::from(target);
         for outcome in Outcome::ALL {
             self.api_requests.remove(&OutcomeLabels {
                 target: target.clone(),
@@ -498,42 +468,6 @@ impl Metrics {
             && self.instance_id_on_durations == instance_id_on_durations
     }
 
-    /// Counts a task seen finishing, once: the caller deduplicates by task id.
-    pub fn task_finished(&self, target: &TargetLabels, task: &Task, at: DateTime<Utc>) {
-        let new_series = self.note_seen(target, &task.instance_id, &task.task_type, at);
-        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-        let finished = StatusLabels {
-            target: target.clone(),
-            instance_id: task.instance_id.clone(),
-            task_type: task.task_type.clone(),
-            status: task.status.as_str(),
-        };
-        if new_series || deferred.holds_finished(&finished) {
-            deferred.hold(Count::Finished(finished));
-        } else {
-            self.finished.get_or_create(&finished).inc();
-        }
-        if let Some(seconds) = task.duration_seconds() {
-            let labels = DurationLabels {
-                target: target.clone(),
-                instance_id: self
-                    .instance_id_on_durations
-                    .then(|| task.instance_id.clone()),
-                task_type: task.task_type.clone(),
-                status: task.status.as_str(),
-            };
-            if self.duration.get(&labels).is_none() {
-                // An empty histogram first; this observation comes with the next scrape.
-                drop(self.duration.get_or_create(&labels));
-                deferred.hold(Count::Duration(labels, seconds));
-            } else if deferred.holds_duration(&labels) {
-                deferred.hold(Count::Duration(labels, seconds));
-            } else {
-                self.duration.get_or_create(&labels).observe(seconds);
-            }
-        }
-    }
-
     /// Applies the counts held back by the previous scrape, and readies those of this one.
     fn release_deferred(&self) {
         let ready = self
@@ -569,7 +503,7 @@ impl Metrics {
     }
 
     /// The whole exposition for one scrape.
-    pub fn encode(&self, reports: &[(TargetLabels, Arc<SweepReport>)]) -> String {
+    pub fn encode(&self, reports: &[(TargetId, Arc<SweepReport>)]) -> String {
         self.release_deferred();
         let mut registry = Registry::default();
         self.register_task_gauges(&mut registry, reports);
@@ -646,7 +580,7 @@ impl Metrics {
     fn register_task_gauges(
         &self,
         registry: &mut Registry,
-        reports: &[(TargetLabels, Arc<SweepReport>)],
+        reports: &[(TargetId, Arc<SweepReport>)],
     ) {
         let tasks: Family<StatusLabels, Gauge> = Family::default();
         let progress: Family<TaskIdLabels, FloatGauge> = Family::default();
@@ -655,6 +589,7 @@ impl Metrics {
             let Ok(snapshot) = &report.result else {
                 continue;
             };
+            let target = &TargetLabels::from(target);
             for ((instance_id, task_type), counts) in &snapshot.counts {
                 for (status, count) in TaskStatus::ALL.iter().zip(counts) {
                     let labels = StatusLabels {
@@ -701,11 +636,98 @@ impl Metrics {
     }
 }
 
-fn register_target_gauges(registry: &mut Registry, reports: &[(TargetLabels, Arc<SweepReport>)]) {
+/// The engine's events, counted.
+impl Observer for Metrics {
+    /// Counts one API request, by outcome, with how long it took.
+    fn api_request(&self, target: &TargetId, outcome: Outcome, seconds: f64) {
+        let target = &TargetLabels::from(target);
+        self.api_requests
+            .get_or_create(&OutcomeLabels {
+                target: target.clone(),
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        self.api_request_duration
+            .get_or_create(target)
+            .observe(seconds);
+        if outcome == Outcome::Ok {
+            self.api_pages.get_or_create(target).inc();
+        }
+    }
+
+    /// Counts entries of a page that were not usable tasks and were skipped.
+    fn skipped_entries(&self, target: &TargetId, entries: u64) {
+        let target = &TargetLabels::from(target);
+        self.skipped_entries.get_or_create(target).inc_by(entries);
+    }
+
+    /// Counts a scrape that gave up waiting for the sweep another scrape had started.
+    fn sweep_wait_timeout(&self, target: &TargetId) {
+        let target = &TargetLabels::from(target);
+        self.sweep_wait_timeouts.get_or_create(target).inc();
+    }
+
+    fn rate_limit_wait(&self, target: &TargetId, seconds: f64) {
+        let target = &TargetLabels::from(target);
+        self.rate_limit_wait.get_or_create(target).inc_by(seconds);
+    }
+
+    /// Creates the finished counters of an (instance, task type) at 0, so that the first
+    /// failure is an increase that `increase()` and alerts can see, not a new series; `at` is
+    /// when it had a task in the window.
+    fn task_seen(&self, target: &TargetId, instance_id: &str, task_type: &str, at: DateTime<Utc>) {
+        let target = &TargetLabels::from(target);
+        self.note_seen(target, instance_id, task_type, at);
+    }
+
+    /// Counts a task seen finishing, once: the caller deduplicates by task id.
+    fn task_finished(&self, target: &TargetId, task: &Task, at: DateTime<Utc>) {
+        let target = &TargetLabels::from(target);
+        let new_series = self.note_seen(target, &task.instance_id, &task.task_type, at);
+        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        let finished = StatusLabels {
+            target: target.clone(),
+            instance_id: task.instance_id.clone(),
+            task_type: task.task_type.clone(),
+            status: task.status.as_str(),
+        };
+        if new_series || deferred.holds_finished(&finished) {
+            deferred.hold(Count::Finished(finished));
+        } else {
+            self.finished.get_or_create(&finished).inc();
+        }
+        if let Some(seconds) = task.duration_seconds() {
+            let labels = DurationLabels {
+                target: target.clone(),
+                instance_id: self
+                    .instance_id_on_durations
+                    .then(|| task.instance_id.clone()),
+                task_type: task.task_type.clone(),
+                status: task.status.as_str(),
+            };
+            if self.duration.get(&labels).is_none() {
+                // An empty histogram first; this observation comes with the next scrape.
+                drop(self.duration.get_or_create(&labels));
+                deferred.hold(Count::Duration(labels, seconds));
+            } else if deferred.holds_duration(&labels) {
+                deferred.hold(Count::Duration(labels, seconds));
+            } else {
+                self.duration.get_or_create(&labels).observe(seconds);
+            }
+        }
+    }
+
+    fn window_moved(&self, target: &TargetId, window_start: DateTime<Utc>) {
+        self.forget_unseen(target, window_start);
+    }
+}
+
+fn register_target_gauges(registry: &mut Registry, reports: &[(TargetId, Arc<SweepReport>)]) {
     let up: Family<TargetLabels, Gauge> = Family::default();
     let sweep_duration: Family<TargetLabels, FloatGauge> = Family::default();
     let last_success: Family<TargetLabels, FloatGauge> = Family::default();
     for (target, report) in reports {
+        let target = &TargetLabels::from(target);
         up.get_or_create(target)
             .set(i64::from(report.result.is_ok()));
         sweep_duration
@@ -741,9 +763,9 @@ mod tests {
     #[test]
     fn a_new_series_is_shown_at_0_before_its_first_count() {
         let metrics = Metrics::new(&[60.0], true);
-        let target = TargetLabels {
+        let target = TargetId {
             account: "a".into(),
-            provider: "tencent_postgres".into(),
+            kind: "tencent_postgres",
             region: "r".into(),
         };
         let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
@@ -800,9 +822,9 @@ mod tests {
     fn series_of_instances_gone_for_a_lookback_are_dropped() {
         for instance_id_on_durations in [true, false] {
             let metrics = Metrics::new(&[60.0], instance_id_on_durations);
-            let target = TargetLabels {
+            let target = TargetId {
                 account: "a".into(),
-                provider: "huawei_rds".into(),
+                kind: "huawei_rds",
                 region: "r".into(),
             };
             let t0 = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();

@@ -149,9 +149,9 @@ impl Target {
                         return Err(error);
                     }
                     tracing::debug!(
-                        account = %self.labels.account,
-                        provider = %self.labels.provider,
-                        region = %self.labels.region,
+                        account = %self.id.account,
+                        provider = self.id.kind,
+                        region = %self.id.region,
                         outcome = %error.outcome(),
                         retry_in_ms = pause.as_millis() as u64,
                         "retrying"
@@ -180,8 +180,8 @@ impl Target {
                 }
             }
         };
-        self.metrics
-            .rate_limit_wait(&self.labels, started.elapsed().as_secs_f64());
+        self.observer
+            .rate_limit_wait(&self.id, started.elapsed().as_secs_f64());
         result
     }
 
@@ -195,7 +195,7 @@ impl Target {
     ) -> Result<Page, ApiError> {
         self.wait_for_limiter(deadline).await?;
         let request = self.provider.build_request(&PageQuery {
-            region: &self.labels.region,
+            region: &self.id.region,
             endpoint: &self.endpoint,
             credentials: &self.credentials,
             window,
@@ -234,11 +234,11 @@ impl Target {
             Ok(_) => Outcome::Ok,
             Err(error) => error.outcome(),
         };
-        self.metrics
-            .api_request(&self.labels, outcome, sent.elapsed().as_secs_f64());
+        self.observer
+            .api_request(&self.id, outcome, sent.elapsed().as_secs_f64());
         if let Ok(page) = &result {
             if page.skipped > 0 {
-                self.metrics.skipped_entries(&self.labels, page.skipped);
+                self.observer.skipped_entries(&self.id, page.skipped);
             }
             for note in &page.notes {
                 log_once(self.provider.kind(), note, page.request_id.as_deref());

@@ -13,6 +13,7 @@
 
 mod failure_log;
 mod fetch;
+mod observe;
 pub mod window;
 
 use std::collections::{HashMap, HashSet};
@@ -26,12 +27,12 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::cloud::Credentials;
 use crate::config::Config;
-use crate::metrics::{Metrics, TargetLabels};
 use crate::providers::{ApiError, Outcome, Provider, TimeWindow};
 use crate::task::Task;
 
 use failure_log::{Entry, FailureLog, Signature};
 pub use fetch::{FUTURE_TOLERANCE, MAX_BODY_BYTES, MAX_WINDOW_TASKS, REQUEST_TIMEOUT};
+pub use observe::{Observer, TargetId};
 pub use window::Snapshot;
 use window::TaskWindow;
 
@@ -83,7 +84,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Engine, EngineError> {
+    pub fn new(config: &Config, observer: Arc<dyn Observer>) -> Result<Engine, EngineError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("cloud-task-exporter/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
@@ -117,13 +118,13 @@ impl Engine {
                             endpoint: endpoint.clone(),
                             reason: e.to_string(),
                         })?;
-                    let labels = TargetLabels {
+                    let id = TargetId {
                         account: account.name.clone(),
-                        provider: provider.kind().to_owned(),
+                        kind: provider.kind(),
                         region: region.clone(),
                     };
                     targets.push(Arc::new(Target {
-                        labels,
+                        id,
                         provider,
                         endpoint,
                         credentials: credentials.clone(),
@@ -132,7 +133,7 @@ impl Engine {
                         limiter: limiter.clone(),
                         rate_limit,
                         client: client.clone(),
-                        metrics: metrics.clone(),
+                        observer: observer.clone(),
                         lookback: config.global.lookback,
                         min_interval: config.global.min_interval,
                         state: tokio::sync::Mutex::new(TargetState::default()),
@@ -143,10 +144,6 @@ impl Engine {
                     }));
                 }
             }
-        }
-        // Only an engine that was built whole shows its targets in the metrics.
-        for target in &targets {
-            metrics.register_target(&target.labels);
         }
         Ok(Engine { targets })
     }
@@ -182,7 +179,7 @@ impl Engine {
 
     /// Sweeps every target concurrently and returns each one's report, in config order, by
     /// `deadline`: a target still running then reports a timeout, and its sweep is cancelled.
-    pub async fn collect(&self, deadline: Instant) -> Vec<(TargetLabels, Arc<SweepReport>)> {
+    pub async fn collect(&self, deadline: Instant) -> Vec<(TargetId, Arc<SweepReport>)> {
         // The sweeps stop a little before the deadline, so that one cut off there is
         // counted and reported as a timeout before the collection below gives up on it.
         let sweep_deadline = deadline.checked_sub(SWEEP_MARGIN).unwrap_or(deadline);
@@ -209,7 +206,7 @@ impl Engine {
             .zip(reports)
             .map(|(target, report)| {
                 let report = report.unwrap_or_else(|| Arc::new(target.timed_out(Utc::now())));
-                (target.labels.clone(), report)
+                (target.id.clone(), report)
             })
             .collect()
     }
@@ -227,7 +224,7 @@ fn limiter(rate_limit: f64) -> DefaultDirectRateLimiter {
 
 /// One account's task API in one region.
 pub struct Target {
-    pub labels: TargetLabels,
+    pub id: TargetId,
     provider: &'static dyn Provider,
     endpoint: reqwest::Url,
     credentials: Arc<Credentials>,
@@ -237,7 +234,7 @@ pub struct Target {
     /// Requests per second of `limiter`, to tell how many pages fit before a deadline.
     rate_limit: f64,
     client: reqwest::Client,
-    metrics: Arc<Metrics>,
+    observer: Arc<dyn Observer>,
     lookback: Duration,
     min_interval: Duration,
     state: tokio::sync::Mutex<TargetState>,
@@ -288,7 +285,7 @@ impl Target {
 
     /// Whether `other` asks the same API the same things, so that its window is valid here.
     fn same_source(&self, other: &Target) -> bool {
-        self.labels == other.labels
+        self.id == other.id
             && self.endpoint == other.endpoint
             && self.credentials == other.credentials
             && self.instance_ids == other.instance_ids
@@ -332,16 +329,16 @@ impl Target {
         let report = match self.fetch_window(query, deadline).await {
             Ok(tasks) => {
                 for task in state.window.merge(from, tasks) {
-                    self.metrics.task_finished(&self.labels, &task, started_at);
+                    self.observer.task_finished(&self.id, &task, started_at);
                 }
                 state.window.prune(window_start);
                 let snapshot = state.window.snapshot();
                 for (instance_id, task_type) in snapshot.counts.keys() {
-                    self.metrics
-                        .task_seen(&self.labels, instance_id, task_type, started_at);
+                    self.observer
+                        .task_seen(&self.id, instance_id, task_type, started_at);
                 }
                 // Series of instances and task types gone from the window for a lookback.
-                self.metrics.forget_unseen(&self.labels, window_start);
+                self.observer.window_moved(&self.id, window_start);
                 let now = Utc::now();
                 *self
                     .last_success
@@ -370,7 +367,7 @@ impl Target {
     /// A scrape that reached its deadline waiting for another scrape's sweep is counted, and
     /// logged at most once a minute per target (`cloud_task_sweep_wait_timeouts_total` has them all).
     fn gave_up_waiting(&self) {
-        self.metrics.sweep_wait_timeout(&self.labels);
+        self.observer.sweep_wait_timeout(&self.id);
         let now = Instant::now();
         {
             // Every one is counted; a warning at most every WAIT_LOG_EVERY says it is happening.
@@ -381,11 +378,11 @@ impl Target {
             *last = Some(now);
         }
         let running_for_seconds = lock(&self.sweep_started).map(|at| at.elapsed().as_secs_f64());
-        let labels = &self.labels;
+        let id = &self.id;
         tracing::warn!(
-            account = %labels.account,
-            provider = %labels.provider,
-            region = %labels.region,
+            account = %id.account,
+            provider = id.kind,
+            region = %id.region,
             running_for_seconds,
             "scrape gave up waiting for the sweep another scrape started; reported up 0"
         );
@@ -399,7 +396,7 @@ impl Target {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .failed(Signature::of(error), Instant::now());
-        let labels = &self.labels;
+        let id = &self.id;
         let request_id = error.request_id().unwrap_or("none");
         let (message, repeats, failing_for_seconds) = match entry {
             Entry::Failed => ("sweep failed", None, None),
@@ -413,9 +410,9 @@ impl Target {
             ),
             Entry::Quiet | Entry::Recovered { .. } => {
                 tracing::debug!(
-                    account = %labels.account,
-                    provider = %labels.provider,
-                    region = %labels.region,
+                    account = %id.account,
+                    provider = id.kind,
+                    region = %id.region,
                     outcome = %error.outcome(),
                     request_id,
                     "sweep failed again (logged before)"
@@ -424,9 +421,9 @@ impl Target {
             }
         };
         tracing::warn!(
-            account = %labels.account,
-            provider = %labels.provider,
-            region = %labels.region,
+            account = %id.account,
+            provider = id.kind,
+            region = %id.region,
             outcome = %error.outcome(),
             request_id,
             error = %error,
@@ -448,9 +445,9 @@ impl Target {
         } = entry
         {
             tracing::info!(
-                account = %self.labels.account,
-                provider = %self.labels.provider,
-                region = %self.labels.region,
+                account = %self.id.account,
+                provider = self.id.kind,
+                region = %self.id.region,
                 failed_sweeps = failures,
                 failing_for_seconds = for_how_long.as_secs(),
                 "sweep succeeded again"
