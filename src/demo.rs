@@ -82,6 +82,8 @@ pub struct Demo {
     pub simulator: Simulator,
     pub address: SocketAddr,
     pub config: Config,
+    /// The text `config` was parsed from, for a separate exporter process (the soak benchmark).
+    pub config_yaml: String,
 }
 
 fn random_hex(len: usize) -> String {
@@ -183,5 +185,6 @@ accounts:
         simulator,
         address,
         config,
+        config_yaml: yaml,
     })
 }

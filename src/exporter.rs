@@ -1,5 +1,6 @@
-//! The exporter's live state: the configuration in force and everything built from it (the
-//! sweep engine, the metrics), replaced as a whole by a reload.
+//! The exporter's live state: the configuration in force and what was built from it (the
+//! sweep engine, the web config), replaced as a whole by a reload, and the metrics, which
+//! live as long as the process.
 //!
 //! SIGHUP and `POST /-/reload` both call [`Exporter::reload`]: the file is read and validated
 //! first, so a bad file changes nothing but `cloud_task_config_last_reload_successful`; a file
@@ -58,7 +59,6 @@ pub enum LoadError {
 pub struct Generation {
     pub config: Config,
     pub engine: Arc<Engine>,
-    pub metrics: Arc<Metrics>,
     /// TLS and basic auth, from `--web.config.file`.
     pub web: Arc<WebConfig>,
 }
@@ -82,6 +82,9 @@ pub struct Exporter {
     source: ConfigSource,
     web_config_file: Option<PathBuf>,
     pub telemetry_path: String,
+    /// One set of metrics for the life of the process: counters keep counting across
+    /// reloads.
+    metrics: Arc<Metrics>,
     current: RwLock<Arc<Generation>>,
     /// One reload at a time: SIGHUP and `POST /-/reload` may race.
     reloading: Mutex<()>,
@@ -107,10 +110,10 @@ impl Exporter {
             source,
             web_config_file,
             telemetry_path,
+            metrics,
             current: RwLock::new(Arc::new(Generation {
                 config,
                 engine,
-                metrics,
                 web: Arc::new(web),
             })),
             reloading: Mutex::new(()),
@@ -123,6 +126,10 @@ impl Exporter {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn source(&self) -> &ConfigSource {
@@ -149,7 +156,7 @@ impl Exporter {
         .unwrap_or_else(|panic| Err(LoadError::Internal(panic_message(panic.as_ref()))));
         match result {
             Err(error) => {
-                current.metrics.config_reloaded(false, unix_now());
+                self.metrics.config_reloaded(false, unix_now());
                 tracing::error!(
                     config = %self.source.describe(),
                     error = %error,
@@ -158,7 +165,7 @@ impl Exporter {
                 Err(error)
             }
             Ok(None) => {
-                current.metrics.config_reloaded(true, unix_now());
+                self.metrics.config_reloaded(true, unix_now());
                 tracing::info!(
                     config = %self.source.describe(),
                     "reload: configuration unchanged"
@@ -179,14 +186,21 @@ impl Exporter {
                     .map(|t| &t.id)
                     .filter(|old| !next.engine.targets().iter().any(|t| t.id == **old))
                     .collect();
-                if Arc::ptr_eq(&next.metrics, &current.metrics) {
-                    for labels in &removed {
-                        next.metrics.forget_target(labels);
-                    }
+                for target in &removed {
+                    self.metrics.forget_target(target);
+                }
+                let global = &next.config.global;
+                if self
+                    .metrics
+                    .set_duration_layout(&global.histogram_buckets, global.labels.instance_id)
+                {
+                    tracing::info!(
+                        "reload: histogram_buckets or labels.instance_id changed; the duration histograms start again"
+                    );
                 }
                 let targets = next.engine.targets().len();
                 let added = targets + removed.len() - current.engine.targets().len();
-                next.metrics.config_reloaded(true, unix_now());
+                self.metrics.config_reloaded(true, unix_now());
                 *self
                     .current
                     .write()
@@ -225,32 +239,13 @@ impl Exporter {
             return Ok(Some(Generation {
                 config,
                 engine: current.engine.clone(),
-                metrics: current.metrics.clone(),
                 web,
             }));
         }
-        let global = &config.global;
-        // Counters keep counting across a reload unless the histogram layout changed, which
-        // existing histograms cannot follow.
-        let metrics = if current
-            .metrics
-            .same_histograms(&global.histogram_buckets, global.labels.instance_id)
-        {
-            current.metrics.clone()
-        } else {
-            tracing::info!(
-                "reload: histogram_buckets or labels changed; counters and histograms start again"
-            );
-            Arc::new(Metrics::new(
-                &global.histogram_buckets,
-                global.labels.instance_id,
-            ))
-        };
-        let engine = new_engine(&config, &metrics)?;
+        let engine = new_engine(&config, &self.metrics)?;
         Ok(Some(Generation {
             config,
             engine,
-            metrics,
             web,
         }))
     }

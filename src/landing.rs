@@ -30,7 +30,7 @@ pub fn render(exporter: &Exporter) -> String {
             }
         ),
     };
-    let (successful, at) = generation.metrics.reload_status();
+    let (successful, at) = exporter.metrics().reload_status();
     let loaded_at = chrono::DateTime::from_timestamp_millis((at * 1000.0) as i64)
         .map_or_else(String::new, |t| {
             t.format("%Y-%m-%d %H:%M:%S UTC").to_string()

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
@@ -169,7 +169,7 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 /// The metrics that live as long as the process.
 pub struct Metrics {
     finished: Family<StatusLabels, Counter>,
-    duration: Family<DurationLabels, Histogram, Buckets>,
+    durations: RwLock<Durations>,
     api_requests: Family<OutcomeLabels, Counter>,
     api_request_duration: Family<TargetLabels, Histogram, Buckets>,
     api_pages: Family<TargetLabels, Counter>,
@@ -178,14 +178,32 @@ pub struct Metrics {
     rate_limit_wait: Family<TargetLabels, FloatCounter>,
     reload_successful: Gauge,
     reload_timestamp: FloatGauge,
-    duration_buckets: Arc<[f64]>,
-    instance_id_on_durations: bool,
     /// Each target's instances and their task types that have finished counters, with when
     /// they last had a task in the window: the counters go once they have had none for a
     /// lookback, or with the target when a reload removes it.
     seen: Mutex<HashMap<TargetLabels, Seen>>,
     /// Counts that went to series created by the same sweep: see [`Deferred`].
     deferred: Mutex<Deferred>,
+}
+
+/// The duration histograms and the layout (`histogram_buckets`, `labels.instance_id`) they
+/// were made with: a reload that changes the layout replaces them, since existing
+/// histograms cannot follow; every other series keeps counting.
+struct Durations {
+    family: Family<DurationLabels, Histogram, Buckets>,
+    buckets: Arc<[f64]>,
+    instance_id: bool,
+}
+
+impl Durations {
+    fn new(buckets: &[f64], instance_id: bool) -> Self {
+        let buckets: Arc<[f64]> = buckets.into();
+        Durations {
+            family: Family::new_with_constructor(Buckets(buckets.clone())),
+            buckets,
+            instance_id,
+        }
+    }
 }
 
 /// A series that appears with its first count already in it is invisible to `increase()`
@@ -270,6 +288,14 @@ impl Deferred {
         self.held_durations.retain(|l| !durations_of(l));
     }
 
+    /// Drops every held-back duration: the histograms they were for are gone.
+    fn forget_durations(&mut self) {
+        let finished = |count: &Count| matches!(count, Count::Finished(_));
+        self.pending.retain(finished);
+        self.ready.retain(finished);
+        self.held_durations.clear();
+    }
+
     fn forget_target(&mut self, target: &TargetLabels) {
         self.pending.retain(|count| count.target() != target);
         self.ready.retain(|count| count.target() != target);
@@ -290,10 +316,9 @@ impl Count {
 
 impl Metrics {
     pub fn new(duration_buckets: &[f64], instance_id_on_durations: bool) -> Self {
-        let duration_buckets: Arc<[f64]> = duration_buckets.into();
         Metrics {
             finished: Family::default(),
-            duration: Family::new_with_constructor(Buckets(duration_buckets.clone())),
+            durations: RwLock::new(Durations::new(duration_buckets, instance_id_on_durations)),
             api_requests: Family::default(),
             api_request_duration: Family::new_with_constructor(Buckets(
                 REQUEST_DURATION_BUCKETS.into(),
@@ -304,11 +329,28 @@ impl Metrics {
             rate_limit_wait: Family::default(),
             reload_successful: Gauge::default(),
             reload_timestamp: FloatGauge::default(),
-            duration_buckets,
-            instance_id_on_durations,
             seen: Mutex::default(),
             deferred: Mutex::default(),
         }
+    }
+
+    /// The duration histograms in force and whether they carry `instance_id`.
+    fn durations(&self) -> (Family<DurationLabels, Histogram, Buckets>, bool) {
+        let durations = self.durations.read().unwrap_or_else(|p| p.into_inner());
+        (durations.family.clone(), durations.instance_id)
+    }
+
+    /// Puts a reloaded config's histogram layout in force: if it differs, the duration
+    /// histograms start again (and counts held back for them go); returns whether they did.
+    pub fn set_duration_layout(&self, buckets: &[f64], instance_id: bool) -> bool {
+        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        let mut durations = self.durations.write().unwrap_or_else(|p| p.into_inner());
+        if *durations.buckets == *buckets && durations.instance_id == instance_id {
+            return false;
+        }
+        *durations = Durations::new(buckets, instance_id);
+        deferred.forget_durations();
+        true
     }
 
     /// Makes every outcome of a target visible from the start (at 0), so `rate()` and
@@ -395,7 +437,8 @@ impl Metrics {
     fn remove_pair(&self, target: &TargetLabels, instance_id: &str, task_type: &str) {
         // Without `instance_id` on durations, one histogram serves every instance of the
         // task type: it goes only with the last of them.
-        let remove_durations = self.instance_id_on_durations || {
+        let (durations, instance_id_on_durations) = self.durations();
+        let remove_durations = instance_id_on_durations || {
             let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             !seen
                 .get(target)
@@ -409,11 +452,9 @@ impl Metrics {
                 status: status.as_str(),
             });
             if remove_durations {
-                self.duration.remove(&DurationLabels {
+                durations.remove(&DurationLabels {
                     target: target.clone(),
-                    instance_id: self
-                        .instance_id_on_durations
-                        .then(|| instance_id.to_owned()),
+                    instance_id: instance_id_on_durations.then(|| instance_id.to_owned()),
                     task_type: task_type.to_owned(),
                     status: status.as_str(),
                 });
@@ -457,31 +498,19 @@ impl Metrics {
         }
     }
 
-    /// Whether these metrics were made for the same histogram settings: if not, a reload
-    /// needs new ones.
-    pub fn same_histograms(
-        &self,
-        duration_buckets: &[f64],
-        instance_id_on_durations: bool,
-    ) -> bool {
-        *self.duration_buckets == *duration_buckets
-            && self.instance_id_on_durations == instance_id_on_durations
-    }
-
     /// Applies the counts held back by the previous scrape, and readies those of this one.
     fn release_deferred(&self) {
-        let ready = self
-            .deferred
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .promote();
-        for count in ready {
+        // Held while applying, so that a layout change cannot slip in between (the lock
+        // order is deferred, then durations, everywhere).
+        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        let (durations, _) = self.durations();
+        for count in deferred.promote() {
             match count {
                 Count::Finished(labels) => {
                     self.finished.get_or_create(&labels).inc();
                 }
                 Count::Duration(labels, seconds) => {
-                    self.duration.get_or_create(&labels).observe(seconds);
+                    durations.get_or_create(&labels).observe(seconds);
                 }
             }
         }
@@ -515,7 +544,7 @@ impl Metrics {
         registry.register(
             "cloud_task_duration_seconds",
             "End minus start of the tasks counted in cloud_task_finished_total",
-            self.duration.clone(),
+            self.durations().0,
         );
         register_target_gauges(&mut registry, reports);
         registry.register(
@@ -697,22 +726,21 @@ impl Observer for Metrics {
             self.finished.get_or_create(&finished).inc();
         }
         if let Some(seconds) = task.duration_seconds() {
+            let (durations, instance_id_on_durations) = self.durations();
             let labels = DurationLabels {
                 target: target.clone(),
-                instance_id: self
-                    .instance_id_on_durations
-                    .then(|| task.instance_id.clone()),
+                instance_id: instance_id_on_durations.then(|| task.instance_id.clone()),
                 task_type: task.task_type.clone(),
                 status: task.status.as_str(),
             };
-            if self.duration.get(&labels).is_none() {
+            if durations.get(&labels).is_none() {
                 // An empty histogram first; this observation comes with the next scrape.
-                drop(self.duration.get_or_create(&labels));
+                drop(durations.get_or_create(&labels));
                 deferred.hold(Count::Duration(labels, seconds));
             } else if deferred.holds_duration(&labels) {
                 deferred.hold(Count::Duration(labels, seconds));
             } else {
-                self.duration.get_or_create(&labels).observe(seconds);
+                durations.get_or_create(&labels).observe(seconds);
             }
         }
     }
@@ -759,6 +787,59 @@ fn register_target_gauges(registry: &mut Registry, reports: &[(TargetId, Arc<Swe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_histogram_layout_restarts_the_durations_only() {
+        let metrics = Metrics::new(&[60.0], true);
+        let target = TargetId {
+            account: "a".into(),
+            kind: "tencent_postgres",
+            region: "r".into(),
+        };
+        let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let task = |id: &str| Task {
+            id: id.into(),
+            task_type: "RestoreDatabase".into(),
+            instance_id: "postgres-1".into(),
+            instance_name: None,
+            status: TaskStatus::Succeeded,
+            progress: None,
+            start_time: start,
+            end_time: Some(start + chrono::Duration::seconds(30)),
+            message: None,
+        };
+        metrics.register_target(&target);
+        metrics.api_request(&target, Outcome::Ok, 0.1);
+        metrics.task_finished(&target, &task("1"), start);
+        metrics.encode(&[]);
+        metrics.task_finished(&target, &task("2"), start);
+        let before = metrics.encode(&[]);
+        assert!(before.contains("le=\"60.0\""), "{before}");
+        assert!(!metrics.set_duration_layout(&[60.0], true));
+        // A held-back observation for the old layout is dropped with it.
+        metrics.task_finished(&target, &task("3"), start);
+        assert!(metrics.set_duration_layout(&[10.0, 600.0], true));
+        let after = metrics.encode(&[]);
+        assert!(
+            !after.contains("cloud_task_duration_seconds_count{"),
+            "{after}"
+        );
+        let line = |text: &str, name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name) && l.contains("succeeded"))
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            line(&after, "cloud_task_finished_total"),
+            line(&before, "cloud_task_finished_total").map(|l| l.replace(" 2", " 3"))
+        );
+        assert!(after.contains("outcome=\"ok\"} 1"), "{after}");
+        metrics.task_finished(&target, &task("4"), start);
+        metrics.encode(&[]);
+        let later = metrics.encode(&[]);
+        assert!(later.contains("le=\"600.0\""), "{later}");
+        assert!(!later.contains("le=\"60.0\""), "{later}");
+    }
 
     #[test]
     fn a_new_series_is_shown_at_0_before_its_first_count() {

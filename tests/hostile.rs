@@ -448,7 +448,7 @@ fn a_reload_with_an_impossible_rate_is_refused_and_said_so() {
         error.contains("rate_limit") && error.contains("line 9"),
         "{error}"
     );
-    assert!(!exporter.current().metrics.reload_status().0);
+    assert!(!exporter.metrics().reload_status().0);
     std::fs::write(&path, "global:\n  lookback: 300000y\n".to_owned() + good).unwrap();
     let error = exporter.reload().unwrap_err().to_string();
     assert!(error.contains("global.lookback"), "{error}");
