@@ -5,11 +5,82 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{ApiError, ApiRequest, ApiResponse, Outcome, PageQuery, host_header};
+use super::{
+    ApiError, ApiRequest, ApiResponse, Cloud, Outcome, Page, PageQuery, Provider, host_header,
+};
 use crate::cloud::Credentials;
 use crate::signing::huawei::{self as sign, HuaweiRequest};
 
 const CONTENT_TYPE: &str = "application/json";
+
+/// One Huawei Cloud task API, described by its data: every Huawei provider is a value of this
+/// type (see `huawei_rds.rs`), and this file is their one `impl Provider`.
+#[derive(Debug)]
+pub struct HuaweiApi {
+    /// The config `kind` and the `provider` label value.
+    pub kind: &'static str,
+    /// The endpoint's host prefix: `rds` for `rds.<region>.myhuaweicloud.com`.
+    pub service: &'static str,
+    /// The path of the `GET`, with `{project_id}` where the project goes.
+    pub path: &'static str,
+    /// Requests per second.
+    pub rate_limit: f64,
+    /// The largest `limit` the API accepts.
+    pub page_size: u32,
+    /// The query parameters of one page of one window.
+    pub query: fn(&PageQuery) -> Vec<(&'static str, String)>,
+    /// Reads the JSON body of a successful call into a page.
+    pub parse_page: fn(&Value) -> Result<Page, String>,
+}
+
+impl Provider for HuaweiApi {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn cloud(&self) -> Cloud {
+        Cloud::Huawei
+    }
+
+    fn api(&self) -> String {
+        format!("GET {}", self.path)
+    }
+
+    /// `https://<service>.<region>.myhuaweicloud.com`; the European region `eu-west-101` is
+    /// on `myhuaweicloud.eu`.
+    fn default_endpoint(&self, region: &str) -> String {
+        let domain = if region == "eu-west-101" {
+            "myhuaweicloud.eu"
+        } else {
+            "myhuaweicloud.com"
+        };
+        format!("https://{}.{region}.{domain}", self.service)
+    }
+
+    fn default_rate_limit(&self) -> f64 {
+        self.rate_limit
+    }
+
+    fn max_page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    fn build_request(&self, query: &PageQuery) -> Result<ApiRequest, ApiError> {
+        let project = project_id(query.credentials, query.region)?;
+        let params = (self.query)(query);
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        build_request(query, &self.path.replace("{project_id}", project), &params)
+    }
+
+    fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
+        let body = parse_body(response)?;
+        let request_id = response.request_id.map(str::to_owned);
+        let mut page = (self.parse_page)(&body)
+            .map_err(|detail| ApiError::bad_response(detail, request_id.clone()))?;
+        page.request_id = request_id;
+        Ok(page)
+    }
+}
 
 /// The account's project for `region`: its `project_ids` entry, else `project_id`.
 pub fn project_id<'a>(credentials: &'a Credentials, region: &str) -> Result<&'a str, ApiError> {

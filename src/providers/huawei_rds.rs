@@ -7,72 +7,34 @@
 
 use serde_json::Value;
 
-use super::huawei;
-use super::{
-    ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider, number, read_page, text,
-};
+use super::huawei::{self, HuaweiApi};
+use super::{Page, PageQuery, number, read_page, text};
 use crate::task::{Task, TaskStatus, percent_to_ratio};
 
-pub struct HuaweiRds;
+/// The provider: everything above the query and the page format is Huawei's shared `impl`.
+pub static PROVIDER: HuaweiApi = HuaweiApi {
+    kind: "huawei_rds",
+    service: "rds",
+    path: "/v3/{project_id}/tasklist",
+    // No limit is published for this API (the gateway default is 200/s per API).
+    rate_limit: 10.0,
+    page_size: 50,
+    query,
+    parse_page,
+};
 
-impl Provider for HuaweiRds {
-    fn kind(&self) -> &'static str {
-        "huawei_rds"
-    }
-
-    fn cloud(&self) -> Cloud {
-        Cloud::Huawei
-    }
-
-    fn api(&self) -> &'static str {
-        "GET /v3/{project_id}/tasklist"
-    }
-
-    /// `https://rds.<region>.myhuaweicloud.com`; the European region `eu-west-101` is on
-    /// `myhuaweicloud.eu`.
-    fn default_endpoint(&self, region: &str) -> String {
-        let domain = if region == "eu-west-101" {
-            "myhuaweicloud.eu"
-        } else {
-            "myhuaweicloud.com"
-        };
-        format!("https://rds.{region}.{domain}")
-    }
-
-    /// No limit is published for this API (the gateway default is 200/s per API).
-    fn default_rate_limit(&self) -> f64 {
-        10.0
-    }
-
-    fn max_page_size(&self) -> u32 {
-        50
-    }
-
-    fn build_request(&self, query: &PageQuery) -> Result<ApiRequest, ApiError> {
-        let project = huawei::project_id(query.credentials, query.region)?;
-        let start = query.window.start.timestamp_millis().to_string();
-        let end = query.window.end.timestamp_millis().to_string();
-        let (offset, limit) = (query.offset.to_string(), query.limit.to_string());
-        huawei::build_request(
-            query,
-            &format!("/v3/{project}/tasklist"),
-            &[
-                ("offset", &offset),
-                ("limit", &limit),
-                ("start_time", &start),
-                ("end_time", &end),
-            ],
-        )
-    }
-
-    fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
-        let body = huawei::parse_body(response)?;
-        let request_id = response.request_id.map(str::to_owned);
-        let mut page = parse_page(&body)
-            .map_err(|detail| ApiError::bad_response(detail, request_id.clone()))?;
-        page.request_id = request_id;
-        Ok(page)
-    }
+/// `offset`, `limit` and the window in UTC milliseconds (`start_time` and `end_time` always
+/// together, as the API requires).
+pub fn query(query: &PageQuery) -> Vec<(&'static str, String)> {
+    vec![
+        ("offset", query.offset.to_string()),
+        ("limit", query.limit.to_string()),
+        (
+            "start_time",
+            query.window.start.timestamp_millis().to_string(),
+        ),
+        ("end_time", query.window.end.timestamp_millis().to_string()),
+    ]
 }
 
 pub fn parse_page(response: &Value) -> Result<Page, String> {
@@ -127,7 +89,7 @@ pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
 mod tests {
     use super::*;
     use crate::cloud::Credentials;
-    use crate::providers::{Outcome, TimeWindow};
+    use crate::providers::{ApiResponse, Outcome, Provider, TimeWindow};
     use crate::secret::Secret;
     use serde_json::json;
 
@@ -142,7 +104,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         ))
         .expect("fixture");
-        let page = HuaweiRds
+        let page = PROVIDER
             .parse_response(&ApiResponse {
                 status: 200,
                 request_id: Some("hdr-1"),
@@ -201,7 +163,7 @@ mod tests {
     #[test]
     fn a_page_that_is_not_a_page_is_a_bad_response() {
         for body in [&br#"{"tasks":[]}"#[..], br#"{"total_count":1,"tasks":{}}"#] {
-            let err = HuaweiRds
+            let err = PROVIDER
                 .parse_response(&ApiResponse {
                     status: 200,
                     request_id: Some("r-3"),
@@ -216,11 +178,11 @@ mod tests {
     #[test]
     fn default_endpoints() {
         assert_eq!(
-            HuaweiRds.default_endpoint("cn-north-4"),
+            PROVIDER.default_endpoint("cn-north-4"),
             "https://rds.cn-north-4.myhuaweicloud.com"
         );
         assert_eq!(
-            HuaweiRds.default_endpoint("eu-west-101"),
+            PROVIDER.default_endpoint("eu-west-101"),
             "https://rds.eu-west-101.myhuaweicloud.eu"
         );
     }
@@ -260,7 +222,7 @@ mod tests {
                 "https"
             };
             let endpoint = reqwest::Url::parse(&format!("{scheme}://{}", s("host"))).unwrap();
-            let request = HuaweiRds
+            let request = PROVIDER
                 .build_request(&PageQuery {
                     region: "cn-north-4",
                     endpoint: &endpoint,

@@ -23,10 +23,10 @@ pub use error::{ApiError, Outcome};
 
 /// Every provider kind the exporter knows; a new provider is one file and one line here.
 static REGISTRY: &[&dyn Provider] = &[
-    &tencent_postgres::TencentPostgres,
-    &tencent_mysql::TencentMysql,
-    &tencent_redis::TencentRedis,
-    &huawei_rds::HuaweiRds,
+    &tencent_postgres::PROVIDER,
+    &tencent_mysql::PROVIDER,
+    &tencent_redis::PROVIDER,
+    &huawei_rds::PROVIDER,
 ];
 
 /// The provider registered under `kind`, e.g. `tencent_postgres`.
@@ -97,7 +97,7 @@ pub trait Provider: Send + Sync {
     fn kind(&self) -> &'static str;
     fn cloud(&self) -> Cloud;
     /// The API and version, for docs and the landing page.
-    fn api(&self) -> &'static str;
+    fn api(&self) -> String;
     fn default_endpoint(&self, region: &str) -> String;
     /// Requests per second, the provider's documented limit.
     fn default_rate_limit(&self) -> f64;

@@ -4,17 +4,64 @@
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 
-use super::{ApiError, ApiRequest, ApiResponse, Outcome, Page, PageQuery, host_header};
+use super::{
+    ApiError, ApiRequest, ApiResponse, Cloud, Outcome, Page, PageQuery, Provider, host_header,
+};
 use crate::cloud::Credentials;
 use crate::signing::tc3::{self, Tc3Request};
 
-/// One Tencent Cloud API action.
-#[derive(Debug, Clone, Copy)]
+/// One Tencent Cloud task API, described by its data: every Tencent provider is a value of
+/// this type (see `tencent_postgres.rs`), and this file is their one `impl Provider`.
+#[derive(Debug)]
 pub struct TencentApi {
+    /// The config `kind` and the `provider` label value.
+    pub kind: &'static str,
     /// The credential-scope service and default host prefix: `postgres`, `cdb`, `redis`.
     pub service: &'static str,
     pub action: &'static str,
     pub version: &'static str,
+    /// Requests per second, the action's documented limit.
+    pub rate_limit: f64,
+    /// The largest `Limit` the action accepts.
+    pub page_size: u32,
+    /// The action's parameters for one page of one window.
+    pub request_body: fn(&PageQuery) -> Value,
+    /// Reads the `Response` object of a successful call into a page.
+    pub parse_page: fn(&Value) -> Result<Page, String>,
+}
+
+impl Provider for TencentApi {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn cloud(&self) -> Cloud {
+        Cloud::Tencent
+    }
+
+    fn api(&self) -> String {
+        format!("{} {}", self.action, self.version)
+    }
+
+    fn default_endpoint(&self, region: &str) -> String {
+        self.endpoint(region)
+    }
+
+    fn default_rate_limit(&self) -> f64 {
+        self.rate_limit
+    }
+
+    fn max_page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    fn build_request(&self, query: &PageQuery) -> Result<ApiRequest, ApiError> {
+        self.signed_post(query, &(self.request_body)(query))
+    }
+
+    fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
+        parse_response(response, self.parse_page)
+    }
 }
 
 const CONTENT_TYPE: &str = "application/json";
@@ -28,7 +75,7 @@ fn beijing() -> FixedOffset {
 impl TencentApi {
     /// `https://<service>.tencentcloudapi.com`; finance regions (`ap-shanghai-fsi`, ...) are
     /// isolated and only answer on their own host, `<service>.<region>.tencentcloudapi.com`.
-    pub fn default_endpoint(&self, region: &str) -> String {
+    fn endpoint(&self, region: &str) -> String {
         if region.ends_with("-fsi") {
             format!("https://{}.{region}.tencentcloudapi.com", self.service)
         } else {
@@ -37,7 +84,7 @@ impl TencentApi {
     }
 
     /// A signed POST of `body` (JSON) to the query's endpoint.
-    pub fn build_request(&self, query: &PageQuery, body: &Value) -> Result<ApiRequest, ApiError> {
+    fn signed_post(&self, query: &PageQuery, body: &Value) -> Result<ApiRequest, ApiError> {
         let Credentials::Tencent {
             secret_id,
             secret_key,
@@ -210,11 +257,7 @@ mod tests {
 
     #[test]
     fn finance_regions_have_their_own_host() {
-        let api = TencentApi {
-            service: "cdb",
-            action: "DescribeTasks",
-            version: "2017-03-20",
-        };
+        let api = &crate::providers::tencent_mysql::PROVIDER;
         assert_eq!(
             api.default_endpoint("ap-guangzhou"),
             "https://cdb.tencentcloudapi.com"

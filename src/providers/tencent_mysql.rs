@@ -14,16 +14,8 @@
 use serde_json::{Value, json};
 
 use super::tencent::{self, TencentApi};
-use super::{
-    ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider, number, read_page, text,
-};
+use super::{Page, PageQuery, number, read_page, text};
 use crate::task::{Task, TaskStatus, percent_to_ratio};
-
-pub const API: TencentApi = TencentApi {
-    service: "cdb",
-    action: "DescribeTasks",
-    version: "2017-03-20",
-};
 
 /// The integer `Type` codes and the `task_type` each becomes (code 4 is not documented).
 pub const TASK_TYPES: &[(i64, &str)] = &[
@@ -41,42 +33,18 @@ pub const TASK_TYPES: &[(i64, &str)] = &[
     (13, "SWITCH_DR_TO_MASTER"),
 ];
 
-pub struct TencentMysql;
-
-impl Provider for TencentMysql {
-    fn kind(&self) -> &'static str {
-        "tencent_mysql"
-    }
-
-    fn cloud(&self) -> Cloud {
-        Cloud::Tencent
-    }
-
-    fn api(&self) -> &'static str {
-        "DescribeTasks 2017-03-20"
-    }
-
-    fn default_endpoint(&self, region: &str) -> String {
-        API.default_endpoint(region)
-    }
-
-    /// Documented as 50/s in one revision and 100/s in another: the lower one.
-    fn default_rate_limit(&self) -> f64 {
-        50.0
-    }
-
-    fn max_page_size(&self) -> u32 {
-        100
-    }
-
-    fn build_request(&self, query: &PageQuery) -> Result<ApiRequest, ApiError> {
-        API.build_request(query, &request_body(query))
-    }
-
-    fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
-        tencent::parse_response(response, parse_page)
-    }
-}
+/// The provider: everything above the page format is Tencent's shared `impl`.
+pub static PROVIDER: TencentApi = TencentApi {
+    kind: "tencent_mysql",
+    service: "cdb",
+    action: "DescribeTasks",
+    version: "2017-03-20",
+    // Documented as 50/s in one revision and 100/s in another: the lower one.
+    rate_limit: 50.0,
+    page_size: 100,
+    request_body,
+    parse_page,
+};
 
 pub fn request_body(query: &PageQuery) -> Value {
     json!({
@@ -252,7 +220,7 @@ pub fn normalise(entry: &Value) -> Result<(Vec<Task>, Option<String>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::Outcome;
+    use crate::providers::{ApiResponse, Outcome, Provider};
 
     fn fixture(name: &str) -> Page {
         let path = format!(
@@ -260,7 +228,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         );
         let body = std::fs::read(&path).expect("fixture");
-        TencentMysql
+        PROVIDER
             .parse_response(&ApiResponse {
                 status: 200,
                 request_id: None,
@@ -567,7 +535,7 @@ mod tests {
             br#"{"Response":{"RequestId":"r-1","TotalCount":1,"Items":{}}}"#,
             br#"{"Response":{"RequestId":"r-1","TotalCount":-4,"Items":[]}}"#,
         ] {
-            let err = TencentMysql
+            let err = PROVIDER
                 .parse_response(&ApiResponse {
                     status: 200,
                     request_id: None,

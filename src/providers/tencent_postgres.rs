@@ -6,52 +6,20 @@
 use serde_json::{Value, json};
 
 use super::tencent::{self, TencentApi};
-use super::{
-    ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider, number, read_page, text,
-};
+use super::{Page, PageQuery, number, read_page, text};
 use crate::task::{Task, TaskStatus, percent_to_ratio};
 
-pub const API: TencentApi = TencentApi {
+/// The provider: everything above the page format is Tencent's shared `impl`.
+pub static PROVIDER: TencentApi = TencentApi {
+    kind: "tencent_postgres",
     service: "postgres",
     action: "DescribeTasks",
     version: "2017-03-12",
+    rate_limit: 20.0,
+    page_size: 100,
+    request_body,
+    parse_page,
 };
-
-pub struct TencentPostgres;
-
-impl Provider for TencentPostgres {
-    fn kind(&self) -> &'static str {
-        "tencent_postgres"
-    }
-
-    fn cloud(&self) -> Cloud {
-        Cloud::Tencent
-    }
-
-    fn api(&self) -> &'static str {
-        "DescribeTasks 2017-03-12"
-    }
-
-    fn default_endpoint(&self, region: &str) -> String {
-        API.default_endpoint(region)
-    }
-
-    fn default_rate_limit(&self) -> f64 {
-        20.0
-    }
-
-    fn max_page_size(&self) -> u32 {
-        100
-    }
-
-    fn build_request(&self, query: &PageQuery) -> Result<ApiRequest, ApiError> {
-        API.build_request(query, &request_body(query))
-    }
-
-    fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
-        tencent::parse_response(response, parse_page)
-    }
-}
 
 pub fn request_body(query: &PageQuery) -> Value {
     json!({
@@ -119,7 +87,7 @@ pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::Outcome;
+    use crate::providers::{ApiResponse, Outcome, Provider};
 
     fn fixture(name: &str) -> Page {
         let path = format!(
@@ -127,7 +95,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         );
         let body = std::fs::read(&path).expect("fixture");
-        TencentPostgres
+        PROVIDER
             .parse_response(&ApiResponse {
                 status: 200,
                 request_id: None,
@@ -241,7 +209,7 @@ mod tests {
 
     #[test]
     fn a_page_without_total_is_a_bad_response() {
-        let err = TencentPostgres
+        let err = PROVIDER
             .parse_response(&ApiResponse {
                 status: 200,
                 request_id: None,

@@ -9,16 +9,8 @@
 use serde_json::{Value, json};
 
 use super::tencent::{self, TencentApi};
-use super::{
-    ApiError, ApiRequest, ApiResponse, Cloud, Page, PageQuery, Provider, number, read_page, text,
-};
+use super::{Page, PageQuery, number, read_page, text};
 use crate::task::{Task, TaskStatus, percent_to_ratio};
-
-pub const API: TencentApi = TencentApi {
-    service: "redis",
-    action: "DescribeTaskList",
-    version: "2018-04-12",
-};
 
 /// `TaskType` codes and their names, from the `TaskInfoDetail` model of
 /// tencentcloud-sdk-python-redis 3.1.189.
@@ -80,42 +72,18 @@ pub const TASK_TYPES: &[(&str, &str)] = &[
     ("070", "FLOW_MODIFYBACKUPMOD"),
 ];
 
-pub struct TencentRedis;
-
-impl Provider for TencentRedis {
-    fn kind(&self) -> &'static str {
-        "tencent_redis"
-    }
-
-    fn cloud(&self) -> Cloud {
-        Cloud::Tencent
-    }
-
-    fn api(&self) -> &'static str {
-        "DescribeTaskList 2018-04-12"
-    }
-
-    fn default_endpoint(&self, region: &str) -> String {
-        API.default_endpoint(region)
-    }
-
-    fn default_rate_limit(&self) -> f64 {
-        100.0
-    }
-
-    /// `Offset` must also be a multiple of `Limit`, which paging by full pages keeps.
-    fn max_page_size(&self) -> u32 {
-        100
-    }
-
-    fn build_request(&self, query: &PageQuery) -> Result<ApiRequest, ApiError> {
-        API.build_request(query, &request_body(query))
-    }
-
-    fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
-        tencent::parse_response(response, parse_page)
-    }
-}
+/// The provider: everything above the page format is Tencent's shared `impl`.
+pub static PROVIDER: TencentApi = TencentApi {
+    kind: "tencent_redis",
+    service: "redis",
+    action: "DescribeTaskList",
+    version: "2018-04-12",
+    rate_limit: 100.0,
+    // `Offset` must also be a multiple of `Limit`, which paging by full pages keeps.
+    page_size: 100,
+    request_body,
+    parse_page,
+};
 
 pub fn request_body(query: &PageQuery) -> Value {
     json!({
@@ -214,7 +182,7 @@ pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::Outcome;
+    use crate::providers::{ApiResponse, Outcome, Provider};
 
     fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
         text.parse().unwrap()
@@ -227,7 +195,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         ))
         .expect("fixture");
-        let page = TencentRedis
+        let page = PROVIDER
             .parse_response(&ApiResponse {
                 status: 200,
                 request_id: None,
@@ -308,7 +276,7 @@ mod tests {
 
     #[test]
     fn a_page_that_is_not_a_page_is_a_bad_response() {
-        let err = TencentRedis
+        let err = PROVIDER
             .parse_response(&ApiResponse {
                 status: 200,
                 request_id: None,
