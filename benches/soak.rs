@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cloud_task_exporter::demo;
-use cloud_task_exporter::simulator::{Faults, Framing, Spoilt};
+use cloud_task_simulator::{Faults, Framing, Spoilt};
 
 const KINDS: [&str; 4] = [
     "tencent_postgres",

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use cloud_task_exporter::simulator::{Faults, SimAccount, SimOutcome, SimTask, Simulator};
+use cloud_task_simulator::{Faults, SimAccount, SimOutcome, SimTask, Simulator};
 
 const SECRET_ID: &str = "AKIDbenchEXAMPLE0000000000000000";
 const SECRET_KEY: &str = "bench-secret-key";

@@ -1,82 +1,19 @@
-//! `--demo`: the simulated cloud in-process on an ephemeral loopback port, with generated
-//! credentials and tasks for every provider in two regions, and a config pointing the exporter
-//! at it.
+//! `--demo`: the simulated cloud in-process on an ephemeral loopback port, with a generated
+//! world for every registered provider kind (in the two regions of the simulator's sample of
+//! it), one account per cloud with generated credentials, and a config pointing the exporter
+//! at it. A new provider appears here by itself once the simulator serves it.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "test and demo infrastructure, indexing its own tables; it moves to its own crate"
-)]
-
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::Utc;
+use cloud_task_simulator::{Generator, Scenario, SimAccount, Simulator};
+use serde_json::{Value, json};
 
+use crate::cloud::Cloud;
 use crate::config::Config;
-use crate::simulator::{CdbShape, Generator, Scenario, SimAccount, Simulator};
-
-/// What the demo simulates for one provider kind.
-struct DemoKind {
-    kind: &'static str,
-    regions: [&'static str; 2],
-    /// The provider's own task type vocabulary.
-    task_types: &'static [&'static str],
-    instance_prefix: &'static str,
-    multi_instance_one_in: usize,
-}
-
-const KINDS: [DemoKind; 4] = [
-    DemoKind {
-        kind: "tencent_postgres",
-        regions: ["ap-guangzhou", "ap-shanghai"],
-        task_types: &[
-            "RestoreDatabase",
-            "CreateInstance",
-            "DestroyInstance",
-            "ModifyDBInstanceSpec",
-            "UpgradeDBInstanceKernelVersion",
-            "CloneDBInstance",
-        ],
-        instance_prefix: "postgres-demo",
-        multi_instance_one_in: 0,
-    },
-    // ap-guangzhou answers in CDB's string shape, ap-shanghai in the integer-code shape.
-    DemoKind {
-        kind: "tencent_mysql",
-        regions: ["ap-guangzhou", "ap-shanghai"],
-        task_types: &[
-            "ROLLBACK",
-            "IMPORT DATA",
-            "MODIFY PARAM",
-            "REBOOT",
-            "UPGRADE MASTER",
-            "BATCH ROLLBACK",
-        ],
-        instance_prefix: "cdb-demo",
-        multi_instance_one_in: 10,
-    },
-    DemoKind {
-        kind: "tencent_redis",
-        regions: ["ap-guangzhou", "ap-beijing"],
-        task_types: &["012", "017", "010", "028", "034", "043"],
-        instance_prefix: "crs-demo",
-        multi_instance_one_in: 0,
-    },
-    DemoKind {
-        kind: "huawei_rds",
-        regions: ["cn-north-4", "cn-east-3"],
-        task_types: &[
-            "CreateMysqlInstance",
-            "RestoreMysqlInInstance",
-            "CreateManualBackup",
-            "ResizeFlavor",
-            "RebootInstance",
-            "ModifyParameters",
-        ],
-        instance_prefix: "rds-demo",
-        multi_instance_one_in: 0,
-    },
-];
+use crate::providers::{self, Provider};
 
 pub struct Demo {
     pub simulator: Simulator,
@@ -92,99 +29,136 @@ fn random_hex(len: usize) -> String {
         .collect()
 }
 
+/// Requests per second the simulated accounts allow, per API.
+const SIMULATED_RATE_LIMIT: f64 = 100.0;
+
+/// One account of one cloud: the simulator's side of its credentials and the config's.
+struct DemoAccount {
+    sim: SimAccount,
+    credentials: Value,
+}
+
+/// Generated credentials for an account of `cloud` that can reach `regions`.
+fn account(cloud: Cloud, regions: &[&str]) -> DemoAccount {
+    match cloud {
+        Cloud::Tencent => {
+            let secret_id = format!("AKIDdemo{}", random_hex(24));
+            let secret_key = format!("demo{}", random_hex(28));
+            DemoAccount {
+                sim: SimAccount::tencent(&secret_id, &secret_key),
+                credentials: json!({ "secret_id": secret_id, "secret_key": secret_key }),
+            }
+        }
+        Cloud::Huawei => {
+            let access_key = format!("HWDEMO{}", random_hex(14).to_uppercase());
+            let secret_key = format!("demo{}", random_hex(36));
+            let projects: BTreeMap<&str, String> =
+                regions.iter().map(|r| (*r, random_hex(32))).collect();
+            let pairs: Vec<(&str, &str)> = projects.iter().map(|(r, p)| (*r, p.as_str())).collect();
+            DemoAccount {
+                sim: SimAccount::huawei(&access_key, &secret_key, &pairs),
+                credentials: json!({
+                    "access_key": access_key,
+                    "secret_key": secret_key,
+                    "project_ids": projects,
+                }),
+            }
+        }
+    }
+}
+
 /// Starts the simulator with a generated world (the same one for the same seed) and returns
 /// the config that watches it.
 pub async fn start(seed: u64) -> Result<Demo, String> {
     let simulator = Simulator::new();
-    let secret_id = format!("AKIDdemo{}", random_hex(24));
-    let secret_key = format!("demo{}", random_hex(28));
-    simulator.add_account(SimAccount::tencent(&secret_id, &secret_key).with_rate_limit(100.0));
-    let access_key = format!("HWDEMO{}", random_hex(14).to_uppercase());
-    let huawei_key = format!("demo{}", random_hex(36));
-    let [north, east] = KINDS[3].regions;
-    let (north_project, east_project) = (random_hex(32), random_hex(32));
-    simulator.add_account(
-        SimAccount::huawei(
-            &access_key,
-            &huawei_key,
-            &[(north, &north_project), (east, &east_project)],
-        )
-        .with_rate_limit(100.0),
-    );
-    simulator.set_cdb_shape("ap-shanghai", CdbShape::Codes);
-    {
-        let mut generator = Generator::new(seed);
-        let mut world = simulator.world();
-        let now = Utc::now();
-        for demo in &KINDS {
-            for (index, region) in demo.regions.iter().enumerate() {
+    // Every registered kind, with the simulator's sample of its API, grouped by cloud in
+    // registration order.
+    let mut by_cloud: Vec<(Cloud, Vec<(&dyn Provider, _)>)> = Vec::new();
+    for provider in providers::registry() {
+        let sample = cloud_task_simulator::sample(provider.kind()).ok_or_else(|| {
+            format!(
+                "demo: the simulator serves no API for provider kind {}",
+                provider.kind()
+            )
+        })?;
+        let cloud = provider.cloud();
+        match by_cloud.iter_mut().find(|(c, _)| *c == cloud) {
+            Some((_, kinds)) => kinds.push((*provider, sample)),
+            None => by_cloud.push((cloud, vec![(*provider, sample)])),
+        }
+    }
+    let mut generator = Generator::new(seed);
+    let now = Utc::now();
+    let mut accounts = Vec::new();
+    for (cloud, kinds) in &by_cloud {
+        let regions: Vec<&str> = kinds.iter().flat_map(|(_, s)| s.regions).collect();
+        let demo_account = account(*cloud, &regions);
+        simulator.add_account(demo_account.sim.with_rate_limit(SIMULATED_RATE_LIMIT));
+        let mut targets = Vec::new();
+        for (provider, sample) in kinds {
+            for (index, region) in sample.regions.iter().enumerate() {
+                if index == 1
+                    && let Some(prepare) = sample.second_region
+                {
+                    prepare(&simulator, region);
+                }
                 generator.populate(
-                    &mut world,
+                    &mut simulator.world(),
                     &Scenario {
-                        kind: demo.kind,
+                        kind: provider.kind(),
                         region,
-                        task_types: demo.task_types,
-                        instance_prefix: &format!("{}{index}", demo.instance_prefix),
+                        task_types: sample.task_types,
+                        instance_prefix: &format!("{}{index}", sample.instance_prefix),
                         instances: 4,
                         history: Duration::from_secs(6 * 3600),
                         horizon: Duration::from_secs(24 * 3600),
                         mean_gap_seconds: 90.0,
-                        multi_instance_one_in: demo.multi_instance_one_in,
+                        multi_instance_one_in: sample.multi_instance_one_in,
                     },
                     now,
                 );
             }
+            targets.push((provider.kind(), sample.regions));
         }
+        accounts.push((
+            format!("demo-{}", cloud.name()),
+            demo_account.credentials,
+            cloud.name(),
+            targets,
+        ));
     }
     let address = simulator
         .start()
         .await
         .map_err(|e| format!("cannot start the simulated cloud on loopback: {e}"))?;
-    let regions = |kind: usize| KINDS[kind].regions.join(", ");
-    let yaml = format!(
-        r#"
-global:
-  lookback: 24h
-  min_interval: 5s
-accounts:
-  - name: demo-tencent
-    provider: tencent
-    credentials:
-      secret_id: {secret_id}
-      secret_key: {secret_key}
-    targets:
-      - kind: tencent_postgres
-        regions: [{postgres}]
-        endpoint: http://{address}
-      - kind: tencent_mysql
-        regions: [{mysql}]
-        endpoint: http://{address}
-      - kind: tencent_redis
-        regions: [{redis}]
-        endpoint: http://{address}
-  - name: demo-huawei
-    provider: huawei
-    credentials:
-      access_key: {access_key}
-      secret_key: {huawei_key}
-      project_ids:
-        {north}: {north_project}
-        {east}: {east_project}
-    targets:
-      - kind: huawei_rds
-        regions: [{huawei}]
-        endpoint: http://{address}
-"#,
-        postgres = regions(0),
-        mysql = regions(1),
-        redis = regions(2),
-        huawei = regions(3),
-    );
-    let config = Config::parse(&yaml).map_err(|e| format!("demo config: {e}"))?;
+    let endpoint = format!("http://{address}");
+    // JSON is YAML, and the config is read by the same parser either way.
+    let config_value = json!({
+        "global": { "lookback": "24h", "min_interval": "5s" },
+        "accounts": accounts
+            .into_iter()
+            .map(|(name, credentials, provider, targets)| json!({
+                "name": name,
+                "provider": provider,
+                "credentials": credentials,
+                "targets": targets
+                    .into_iter()
+                    .map(|(kind, regions)| json!({
+                        "kind": kind,
+                        "regions": regions,
+                        "endpoint": endpoint,
+                    }))
+                    .collect::<Vec<_>>(),
+            }))
+            .collect::<Vec<_>>(),
+    });
+    let config_yaml =
+        serde_json::to_string_pretty(&config_value).map_err(|e| format!("demo config: {e}"))?;
+    let config = Config::parse(&config_yaml).map_err(|e| format!("demo config: {e}"))?;
     Ok(Demo {
         simulator,
         address,
         config,
-        config_yaml: yaml,
+        config_yaml,
     })
 }

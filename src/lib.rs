@@ -26,9 +26,8 @@
 //!   swapped as a whole by a reload (SIGHUP or `POST /-/reload`).
 //! - [`server`]: the HTTP server (hyper): `/metrics`, `/-/healthy`, `/-/ready`,
 //!   `/-/reload`, and [`landing`], the page at `/`; graceful shutdown.
-//! - [`simulator`]: the simulated cloud on loopback that the demo, the tests and the
-//!   benchmark run against, with injectable faults; [`demo`] starts it with a generated
-//!   world and config.
+//! - [`demo`]: `--demo`, the simulated cloud (the `cloud-task-simulator` crate in `sim/`, which
+//!   the tests and benchmarks run against too) with a generated world, and a config for it.
 //!
 //! # The path of one scrape
 //!
@@ -66,7 +65,6 @@ pub mod providers;
 pub mod secret;
 pub mod server;
 pub mod signing;
-pub mod simulator;
 pub mod sweep;
 pub mod task;
 pub mod web_config;

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
-use cloud_task_exporter::simulator::{SimAccount, SimOutcome, SimTask, Simulator};
+use cloud_task_simulator::{SimAccount, SimOutcome, SimTask, Simulator};
 use common::{find, parse, promtool_check_metrics, scrape, scrape_with, start_exporter, value};
 
 const SECRET_ID: &str = "AKIDtestEXAMPLE0000000000000000000";

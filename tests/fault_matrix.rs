@@ -12,9 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use cloud_task_exporter::simulator::{
-    Faults, Framing, SimAccount, SimOutcome, SimTask, Simulator, Spoilt,
-};
+use cloud_task_simulator::{Faults, Framing, SimAccount, SimOutcome, SimTask, Simulator, Spoilt};
 use common::daemon::Daemon;
 use common::{Sample, find, parse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
-use cloud_task_exporter::simulator::{CdbShape, SimAccount, SimOutcome, SimTask, Simulator};
+use cloud_task_simulator::{CdbShape, SimAccount, SimOutcome, SimTask, Simulator};
 use common::{scrape_with, start_exporter};
 
 const SECRET_ID: &str = "AKIDgoldenEXAMPLE000000000000000";

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
-use cloud_task_exporter::simulator::{CdbShape, SimAccount, SimOutcome, SimTask, Simulator};
+use cloud_task_simulator::{CdbShape, SimAccount, SimOutcome, SimTask, Simulator};
 use common::{find, parse, promtool_check_metrics, scrape, start_exporter, value};
 
 const SECRET_ID: &str = "AKIDprovidersEXAMPLE000000000000";

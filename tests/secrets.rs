@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use chrono::Utc;
-use cloud_task_exporter::simulator::{SimAccount, SimOutcome, SimTask, Simulator};
+use cloud_task_simulator::{SimAccount, SimOutcome, SimTask, Simulator};
 use common::daemon::{BIN, Daemon};
 use common::{parse, scrape, value};
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use cloud_task_exporter::simulator::{Faults, SimAccount, SimOutcome, SimTask, Simulator};
+use cloud_task_simulator::{Faults, SimAccount, SimOutcome, SimTask, Simulator};
 use common::daemon::Daemon;
 use common::{find, parse, scrape, value};
 

@@ -8,7 +8,7 @@ use chrono::Utc;
 use cloud_task_exporter::config::Credentials;
 use cloud_task_exporter::providers::{self, ApiResponse, Outcome, Page, PageQuery, TimeWindow};
 use cloud_task_exporter::secret::Secret;
-use cloud_task_exporter::simulator::{SimAccount, SimOutcome, SimTask, Simulator};
+use cloud_task_simulator::{SimAccount, SimOutcome, SimTask, Simulator};
 
 const TENCENT_REGION: &str = "ap-shanghai";
 const HUAWEI_REGION: &str = "cn-north-4";

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use cloud_task_exporter::simulator::{Faults, SimAccount, SimOutcome, SimTask, Simulator};
+use cloud_task_simulator::{Faults, SimAccount, SimOutcome, SimTask, Simulator};
 use common::{find, parse, scrape, scrape_with, start_exporter, value};
 
 const SECRET_ID: &str = "AKIDsweepEXAMPLE000000000000000";

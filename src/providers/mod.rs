@@ -34,6 +34,11 @@ pub fn lookup(kind: &str) -> Option<&'static dyn Provider> {
     REGISTRY.iter().copied().find(|p| p.kind() == kind)
 }
 
+/// Every registered provider, in registration order.
+pub fn registry() -> &'static [&'static dyn Provider] {
+    REGISTRY
+}
+
 /// The registered kinds, for error messages and docs.
 pub fn names() -> Vec<&'static str> {
     REGISTRY.iter().map(|p| p.kind()).collect()

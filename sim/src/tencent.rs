@@ -9,46 +9,31 @@ use hyper::http::request::Parts;
 use serde_json::{Value, json};
 
 use super::faults::Substitute;
-use super::{Simulator, json_response, request_id, tencent_mysql, tencent_postgres, tencent_redis};
-use crate::providers::tencent::parse_time;
-use crate::signing::tc3::{self, Tc3Request};
+use super::sign::tc3;
+use super::{Simulator, json_response, request_id};
 
 /// Signatures older or newer than this are expired, as on the real API.
 const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
 
-/// A Tencent API the simulator serves.
-struct Action {
-    action: &'static str,
-    version: &'static str,
-    service: &'static str,
-    /// The provider kind whose tasks it lists.
-    kind: &'static str,
-    handler: fn(&Simulator, &str, &Value) -> Result<Value, ApiFault>,
+/// A Tencent API action the simulator serves: each API's file declares one, and `lib.rs`
+/// routes to it.
+pub struct Action {
+    /// The credential-scope service, which the signature must name.
+    pub service: &'static str,
+    pub action: &'static str,
+    pub version: &'static str,
+    /// Answers a verified, admitted request: the region and the JSON parameters.
+    pub handler: fn(&Simulator, &str, &Value) -> Result<Value, ApiFault>,
 }
 
-const ACTIONS: &[Action] = &[
-    Action {
-        action: "DescribeTasks",
-        version: "2017-03-12",
-        service: "postgres",
-        kind: "tencent_postgres",
-        handler: tencent_postgres::describe_tasks,
-    },
-    Action {
-        action: "DescribeTasks",
-        version: "2017-03-20",
-        service: "cdb",
-        kind: "tencent_mysql",
-        handler: tencent_mysql::describe_tasks,
-    },
-    Action {
-        action: "DescribeTaskList",
-        version: "2018-04-12",
-        service: "redis",
-        kind: "tencent_redis",
-        handler: tencent_redis::describe_task_list,
-    },
-];
+impl Action {
+    /// Whether a request names this action (`X-TC-Action` and `X-TC-Version`).
+    pub fn matches(&self, parts: &Parts) -> bool {
+        parts.uri.path() == "/"
+            && header(parts, "x-tc-action") == Some(self.action)
+            && header(parts, "x-tc-version") == Some(self.version)
+    }
+}
 
 /// A Tencent error: code and message, answered with HTTP 200 as the real API does.
 #[derive(Debug)]
@@ -64,16 +49,6 @@ impl ApiFault {
             message: message.into(),
         }
     }
-}
-
-/// The provider kind an action request is for, if it names one the simulator serves.
-pub fn kind_of(parts: &Parts) -> Option<&'static str> {
-    let action = header(parts, "x-tc-action")?;
-    let version = header(parts, "x-tc-version")?;
-    ACTIONS
-        .iter()
-        .find(|a| a.action == action && a.version == version)
-        .map(|a| a.kind)
 }
 
 /// An injected fault, as the real API would answer it.
@@ -106,9 +81,34 @@ pub fn fault(fault: Substitute) -> Response<Full<Bytes>> {
     )
 }
 
-pub fn handle(sim: &Simulator, parts: &Parts, body: &Bytes) -> Response<Full<Bytes>> {
+/// Answers a request for `action` (the API `kind`).
+pub fn handle(
+    sim: &Simulator,
+    kind: &'static str,
+    action: &Action,
+    parts: &Parts,
+    body: &Bytes,
+) -> Response<Full<Bytes>> {
+    respond(answer(sim, kind, action, parts, body))
+}
+
+/// Answers a request for an action the simulator does not serve, as the real API does.
+pub fn unknown_action(parts: &Parts) -> Response<Full<Bytes>> {
+    let fault = match header(parts, "x-tc-action") {
+        None => ApiFault::new("MissingParameter", "The request is missing X-TC-Action."),
+        Some(action) => ApiFault::new(
+            "InvalidAction",
+            format!(
+                "The action {action} (version {}) does not exist.",
+                header(parts, "x-tc-version").unwrap_or_default()
+            ),
+        ),
+    };
+    respond(Err(fault))
+}
+
+fn respond(result: Result<Value, ApiFault>) -> Response<Full<Bytes>> {
     let request_id = request_id();
-    let result = answer(sim, parts, body);
     let response = match result {
         Ok(mut value) => {
             value["RequestId"] = json!(request_id);
@@ -128,21 +128,15 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn answer(sim: &Simulator, parts: &Parts, body: &Bytes) -> Result<Value, ApiFault> {
-    let action_name = header(parts, "x-tc-action")
-        .ok_or_else(|| ApiFault::new("MissingParameter", "The request is missing X-TC-Action."))?;
-    let version = header(parts, "x-tc-version").unwrap_or_default();
-    let action = ACTIONS
-        .iter()
-        .find(|a| a.action == action_name && a.version == version)
-        .ok_or_else(|| {
-            ApiFault::new(
-                "InvalidAction",
-                format!("The action {action_name} (version {version}) does not exist."),
-            )
-        })?;
+fn answer(
+    sim: &Simulator,
+    kind: &'static str,
+    action: &Action,
+    parts: &Parts,
+    body: &Bytes,
+) -> Result<Value, ApiFault> {
     let account = verify_signature(sim, parts, body, action.service)?;
-    if !sim.admit(&account, action.kind) {
+    if !sim.admit(&account, kind) {
         return Err(ApiFault::new(
             "RequestLimitExceeded",
             "Your current request times equals to `limit`. Please try again later.",
@@ -205,9 +199,9 @@ fn verify_signature(
             "The provided credentials could not be validated. Please check your signature is correct.",
         ));
     }
-    let expected = tc3::signature(
+    let expected = tc3::expected_signature(
         &account.secret,
-        &Tc3Request {
+        &tc3::Signed {
             method: parts.method.as_str(),
             host: header(parts, "host").unwrap_or_default(),
             query: parts.uri.query().unwrap_or_default(),
@@ -234,12 +228,30 @@ fn verify_signature(
     Ok(account)
 }
 
+/// Tencent writes and reads times as `YYYY-MM-DD HH:MM:SS` in Beijing time (UTC+08:00) with
+/// no zone, as every example in the API reference shows (seeds 000 to 003).
+const BEIJING_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// `time` as Tencent writes it: shifted to UTC+08:00 and written without a zone.
+pub fn beijing_time(time: DateTime<Utc>) -> String {
+    (time + chrono::Duration::hours(8))
+        .naive_utc()
+        .format(BEIJING_FORMAT)
+        .to_string()
+}
+
+/// A Tencent time parameter, read back to UTC.
+fn parse_beijing_time(text: &str) -> Option<DateTime<Utc>> {
+    let wall = chrono::NaiveDateTime::parse_from_str(text, BEIJING_FORMAT).ok()?;
+    Some(wall.and_utc() - chrono::Duration::hours(8))
+}
+
 /// An optional time parameter (`YYYY-MM-DD HH:MM:SS`, Beijing time), else
 /// `InvalidParameterValue`.
 pub fn time_param(params: &Value, name: &str) -> Result<Option<DateTime<Utc>>, ApiFault> {
     match params.get(name).and_then(Value::as_str) {
         None | Some("") => Ok(None),
-        Some(text) => parse_time(text).map(Some).ok_or_else(|| {
+        Some(text) => parse_beijing_time(text).map(Some).ok_or_else(|| {
             ApiFault::new(
                 "InvalidParameterValue",
                 format!("{name} {text:?} is not a time."),

@@ -4,11 +4,34 @@
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::Simulator;
-use super::tencent::{ApiFault, int_param, time_param};
+use super::tencent::{Action, ApiFault, beijing_time, int_param, time_param};
 use super::world::{SimState, SimTask};
-use crate::providers::tencent::format_time;
-use crate::providers::tencent_mysql::TASK_TYPES;
+use super::{Api, Route, Sample, Simulator};
+
+/// `DescribeTasks` 2017-03-20 of `cdb`.
+pub const ROUTE: Route = Route {
+    kind: "tencent_mysql",
+    api: Api::Tencent(Action {
+        service: "cdb",
+        action: "DescribeTasks",
+        version: "2017-03-20",
+        handler: describe_tasks,
+    }),
+    sample: Sample {
+        regions: ["ap-guangzhou", "ap-shanghai"],
+        task_types: &[
+            "ROLLBACK",
+            "IMPORT DATA",
+            "MODIFY PARAM",
+            "REBOOT",
+            "UPGRADE MASTER",
+            "BATCH ROLLBACK",
+        ],
+        instance_prefix: "cdb-demo",
+        multi_instance_one_in: 10,
+        second_region: Some(|sim, region| sim.set_cdb_shape(region, CdbShape::Codes)),
+    },
+};
 
 /// Which of the two documented `Items[]` shapes a region answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,9 +85,9 @@ fn render(task: &SimTask, state: SimState, shape: CdbShape) -> Value {
             "JobId": task.id,
             "AsyncRequestId": format!("{:08x}-{:08x}", task.id, task.id.wrapping_mul(2654435761)),
             "Progress": progress,
-            "StartTime": format_time(task.start),
+            "StartTime": beijing_time(task.start),
             // What CDB writes for a task that has not ended.
-            "EndTime": end.map_or_else(|| "0000-00-00 00:00:00".to_owned(), format_time),
+            "EndTime": end.map_or_else(|| "0000-00-00 00:00:00".to_owned(), beijing_time),
             "InstanceIds": task.instance_ids,
             "TaskType": task.task_type,
             "TaskStatus": name,
@@ -72,22 +95,33 @@ fn render(task: &SimTask, state: SimState, shape: CdbShape) -> Value {
         CdbShape::Codes => json!({
             "Code": error_code,
             "Data": task.instance_ids.iter().map(|id| json!({ "InstanceId": id })).collect::<Vec<_>>(),
-            "EndTime": end.map(format_time).unwrap_or_default(),
+            "EndTime": end.map(beijing_time).unwrap_or_default(),
             "JobId": task.id,
             "Message": message,
             "Progress": progress,
-            "StartTime": format_time(task.start),
+            "StartTime": beijing_time(task.start),
             "Status": code,
             "Type": type_code(&task.task_type),
         }),
     }
 }
 
-/// The integer `Type` of a CDB task type name (`MODIFY PARAM` -> 5); 0 if it has none.
+/// The integer `Type` of a CDB task type name (`MODIFY PARAM` -> 5), from the request's
+/// `TaskTypes.N` enumeration in the API reference (seed 002); 0 for a name it does not list.
 fn type_code(name: &str) -> i64 {
-    let wanted = name.replace(' ', "_");
-    TASK_TYPES
-        .iter()
-        .find(|(_, n)| *n == wanted)
-        .map_or(0, |(code, _)| *code)
+    match name {
+        "ROLLBACK" => 1,
+        "SQL OPERATION" => 2,
+        "IMPORT DATA" => 3,
+        "MODIFY PARAM" => 5,
+        "INITIAL" => 6,
+        "REBOOT" => 7,
+        "OPEN GTID" => 8,
+        "UPGRADE RO" => 9,
+        "BATCH ROLLBACK" => 10,
+        "UPGRADE MASTER" => 11,
+        "DROP TABLES" => 12,
+        "SWITCH DR TO MASTER" => 13,
+        _ => 0,
+    }
 }

@@ -11,11 +11,35 @@ use hyper::http::request::Parts;
 use serde_json::{Value, json};
 
 use super::faults::Substitute;
-use super::{SimAccount, Simulator, huawei_rds, json_response};
-use crate::signing::huawei::{self as sign, HuaweiRequest};
+use super::sign::huawei as sign;
+use super::{SimAccount, Simulator, json_response};
 
 /// `X-Sdk-Date` further than this from the gateway's clock is rejected.
 const MAX_CLOCK_SKEW_SECONDS: i64 = 15 * 60;
+
+/// A request's query parameters, decoded, in the order sent.
+pub type Query = [(String, String)];
+
+/// A Huawei REST resource the simulator serves, `GET /<version>/{project_id}/<resource>`:
+/// each API's file declares one, and `lib.rs` routes to it.
+pub struct Resource {
+    pub version: &'static str,
+    pub resource: &'static str,
+    /// Answers a verified, admitted request: the region (from the project) and the decoded
+    /// query parameters.
+    pub handler: fn(&Simulator, &str, &Query) -> Result<Value, ApiFault>,
+}
+
+impl Resource {
+    /// Whether a request's path is this resource's, for any project.
+    pub fn matches(&self, parts: &Parts) -> bool {
+        let mut segments = parts.uri.path().trim_matches('/').split('/');
+        segments.next() == Some(self.version)
+            && segments.next().is_some()
+            && segments.next() == Some(self.resource)
+            && segments.next().is_none()
+    }
+}
 
 /// A gateway or service error: HTTP status, code and message.
 #[derive(Debug)]
@@ -69,8 +93,24 @@ pub fn fault(fault: Substitute) -> Response<Full<Bytes>> {
     respond(Err(error))
 }
 
-pub fn handle(sim: &Simulator, parts: &Parts, body: &Bytes) -> Response<Full<Bytes>> {
-    respond(answer(sim, parts, body))
+/// Answers a request for `resource` (the API `kind`).
+pub fn handle(
+    sim: &Simulator,
+    kind: &'static str,
+    resource: &Resource,
+    parts: &Parts,
+    body: &Bytes,
+) -> Response<Full<Bytes>> {
+    respond(answer(sim, kind, resource, parts, body))
+}
+
+/// Answers a path the simulator does not serve, as the gateway does.
+pub fn not_found() -> Response<Full<Bytes>> {
+    respond(Err(ApiFault::new(
+        404,
+        "APIGW.0101",
+        "The API does not exist or has not been published in the environment",
+    )))
 }
 
 fn respond(result: Result<Value, ApiFault>) -> Response<Full<Bytes>> {
@@ -97,29 +137,35 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn answer(sim: &Simulator, parts: &Parts, body: &Bytes) -> Result<Value, ApiFault> {
-    let segments: Vec<&str> = parts.uri.path().trim_matches('/').split('/').collect();
-    let ["v3", project, "tasklist"] = segments.as_slice() else {
-        return Err(ApiFault::new(
-            404,
-            "APIGW.0101",
-            "The API does not exist or has not been published in the environment",
-        ));
-    };
+fn answer(
+    sim: &Simulator,
+    kind: &'static str,
+    resource: &Resource,
+    parts: &Parts,
+    body: &Bytes,
+) -> Result<Value, ApiFault> {
+    // `matches` has checked the shape: version, project, resource.
+    let project = parts
+        .uri
+        .path()
+        .trim_matches('/')
+        .split('/')
+        .nth(1)
+        .unwrap_or_default();
     if parts.method != hyper::Method::GET {
         return Err(ApiFault::new(405, "APIGW.0101", "Method not allowed"));
     }
     let query = sign::parse_query(parts.uri.query().unwrap_or_default())
         .ok_or_else(|| ApiFault::new(400, "APIGW.0106", "The query string is malformed"))?;
     let caller = authenticate(sim, parts, body, project, &query)?;
-    if !sim.admit(&caller.account, "huawei_rds") {
+    if !sim.admit(&caller.account, kind) {
         return Err(ApiFault::new(
             429,
             "APIGW.0308",
             "The throttling threshold has been reached: policy user over ratelimit",
         ));
     }
-    huawei_rds::list_tasks(sim, &caller.region, &query)
+    (resource.handler)(sim, &caller.region, &query)
 }
 
 /// Checks the signature, the date, the token and the project; returns the caller.
@@ -165,9 +211,9 @@ fn authenticate(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let expected = sign::signature(
+    let expected = sign::expected_signature(
         &account.secret,
-        &HuaweiRequest {
+        &sign::Signed {
             method: parts.method.as_str(),
             path: parts.uri.path(),
             query: &query,

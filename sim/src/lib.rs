@@ -4,21 +4,29 @@
 //! succeed and fail as wall-clock time passes.
 //!
 //! `--demo`, the integration tests and the benchmarks all run against it. Each API is a file
-//! (`tencent_postgres.rs`, `tencent_mysql.rs`, `tencent_redis.rs`, `huawei_rds.rs`) behind its
-//! cloud's protocol (`tencent.rs`: TC3 and the `Response` envelope; `huawei.rs`: AK/SK and
-//! HTTP-status errors); the task timeline is shared (`world.rs`) and filled by a seedable
-//! generator (`generator.rs`) or by tests. `faults.rs` breaks an API on purpose: error
-//! answers, real answers spoilt on the wire (cut short, dripped, huge), hangs and resets.
+//! (`tencent_postgres.rs`, `tencent_mysql.rs`, `tencent_redis.rs`, `huawei_rds.rs`) that
+//! declares its [`Route`] and answers its requests, and one line in [`ROUTES`]; each cloud's
+//! protocol is shared (`tencent.rs`: TC3 and the `Response` envelope; `huawei.rs`: AK/SK and
+//! HTTP-status errors), with request signing checked by its own implementation (`sign/`). The
+//! task timeline is shared (`world.rs`) and filled by a seedable generator (`generator.rs`) or
+//! by tests. `faults.rs` breaks an API on purpose: error answers, real answers spoilt on the
+//! wire (cut short, dripped, huge), hangs and resets.
+//!
+//! It is a second, independent implementation of each wire format: it imports nothing of the
+//! exporter's (parsing, time formats, status or task-type tables, signing), but writes each
+//! from the API reference and the SDKs, so that a mistake on either side fails an end-to-end
+//! test instead of agreeing with itself.
 
 #![allow(
     clippy::indexing_slicing,
-    reason = "test and demo infrastructure, indexing its own tables; it moves to its own crate"
+    reason = "test and demo infrastructure, indexing its own tables"
 )]
 
 mod faults;
 mod generator;
 mod huawei;
 mod huawei_rds;
+pub mod sign;
 mod tencent;
 mod tencent_mysql;
 mod tencent_postgres;
@@ -42,6 +50,57 @@ pub use faults::{Faults, Framing, Spoilt};
 pub use generator::{Generator, Scenario};
 pub use tencent_mysql::CdbShape;
 pub use world::{SimOutcome, SimTask, World};
+
+/// How requests reach one API.
+pub(crate) enum Api {
+    /// A Tencent action, `POST /` with `X-TC-Action` and `X-TC-Version`.
+    Tencent(tencent::Action),
+    /// A Huawei REST resource, `GET /<version>/{project_id}/<resource>`.
+    Huawei(huawei::Resource),
+}
+
+/// One API the simulator serves: the provider kind whose tasks it lists, its route, and what
+/// a sample world of it looks like.
+pub(crate) struct Route {
+    pub kind: &'static str,
+    pub api: Api,
+    pub sample: Sample,
+}
+
+/// A sample world of one API, for `--demo`: two regions, task types as the API writes them.
+#[derive(Debug)]
+pub struct Sample {
+    pub regions: [&'static str; 2],
+    /// The API's own task type vocabulary.
+    pub task_types: &'static [&'static str],
+    /// Instance ids are this prefix, the region's index and a number.
+    pub instance_prefix: &'static str,
+    /// About one task in this many names two instances; 0 for never.
+    pub multi_instance_one_in: usize,
+    /// Sets the second region up differently (CDB answers in its other shape there).
+    pub second_region: Option<fn(&Simulator, &str)>,
+}
+
+/// Every API the simulator serves; a new one is a file and a line here.
+const ROUTES: &[Route] = &[
+    tencent_postgres::ROUTE,
+    tencent_mysql::ROUTE,
+    tencent_redis::ROUTE,
+    huawei_rds::ROUTE,
+];
+
+/// The provider kinds the simulator serves, in route order.
+pub fn kinds() -> Vec<&'static str> {
+    ROUTES.iter().map(|route| route.kind).collect()
+}
+
+/// The sample world of the API that lists `kind`'s tasks, if the simulator serves it.
+pub fn sample(kind: &str) -> Option<&'static Sample> {
+    ROUTES
+        .iter()
+        .find(|route| route.kind == kind)
+        .map(|route| &route.sample)
+}
 
 /// Credentials the simulator accepts, with the rate limit it enforces for them per API.
 #[derive(Debug, Clone)]
@@ -251,34 +310,38 @@ impl Simulator {
             Ok(collected) => collected.to_bytes(),
             Err(_) => Bytes::new(),
         };
-        // Huawei's APIs are REST paths; Tencent's are all POSTs to `/`.
-        let huawei = parts.uri.path().starts_with("/v3/");
-        let kind = if huawei {
-            Some("huawei_rds")
-        } else {
-            tencent::kind_of(&parts)
+        let route = ROUTES.iter().find(|route| match &route.api {
+            Api::Tencent(action) => action.matches(&parts),
+            Api::Huawei(resource) => resource.matches(&parts),
+        });
+        let Some(route) = route else {
+            // Tencent's APIs are all POSTs to `/`; anything else is a REST path.
+            return Ok(faults::whole(if parts.uri.path() == "/" {
+                tencent::unknown_action(&parts)
+            } else {
+                huawei::not_found()
+            }));
         };
-        let mut spoilt = None;
-        if let Some(kind) = kind {
-            let (latency, fault) = self.arrive(kind);
-            if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
-            }
-            match fault {
-                Some(Injected::Hang) => std::future::pending::<()>().await,
-                Some(Injected::Reset) => return Err(Reset),
-                Some(Injected::Instead(fault)) if huawei => {
-                    return Ok(faults::whole(huawei::fault(fault)));
-                }
-                Some(Injected::Instead(fault)) => return Ok(faults::whole(tencent::fault(fault))),
-                Some(Injected::Spoilt(how)) => spoilt = Some(how),
-                None => {}
-            }
+        let (latency, fault) = self.arrive(route.kind);
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
         }
-        let answer = if huawei {
-            huawei::handle(self, &parts, &body)
-        } else {
-            tencent::handle(self, &parts, &body)
+        let mut spoilt = None;
+        match fault {
+            Some(Injected::Hang) => std::future::pending::<()>().await,
+            Some(Injected::Reset) => return Err(Reset),
+            Some(Injected::Instead(fault)) => {
+                return Ok(faults::whole(match route.api {
+                    Api::Tencent(_) => tencent::fault(fault),
+                    Api::Huawei(_) => huawei::fault(fault),
+                }));
+            }
+            Some(Injected::Spoilt(how)) => spoilt = Some(how),
+            None => {}
+        }
+        let answer = match &route.api {
+            Api::Tencent(action) => tencent::handle(self, route.kind, action, &parts, &body),
+            Api::Huawei(resource) => huawei::handle(self, route.kind, resource, &parts, &body),
         };
         Ok(match spoilt {
             Some(how) => faults::spoil(answer, how).await,

@@ -5,9 +5,33 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::Simulator;
-use super::huawei::ApiFault;
+use super::huawei::{ApiFault, Resource};
 use super::world::{SimState, SimTask};
+use super::{Api, Route, Sample, Simulator};
+
+/// `GET /v3/{project_id}/tasklist`.
+pub const ROUTE: Route = Route {
+    kind: "huawei_rds",
+    api: Api::Huawei(Resource {
+        version: "v3",
+        resource: "tasklist",
+        handler: list_tasks,
+    }),
+    sample: Sample {
+        regions: ["cn-north-4", "cn-east-3"],
+        task_types: &[
+            "CreateMysqlInstance",
+            "RestoreMysqlInInstance",
+            "CreateManualBackup",
+            "ResizeFlavor",
+            "RebootInstance",
+            "ModifyParameters",
+        ],
+        instance_prefix: "rds-demo",
+        multi_instance_one_in: 0,
+        second_region: None,
+    },
+};
 
 fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
     query

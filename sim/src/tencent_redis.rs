@@ -4,10 +4,27 @@
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::Simulator;
-use super::tencent::{ApiFault, int_param, time_param};
+use super::tencent::{Action, ApiFault, beijing_time, int_param, time_param};
 use super::world::{SimState, SimTask};
-use crate::providers::tencent::format_time;
+use super::{Api, Route, Sample, Simulator};
+
+/// `DescribeTaskList` 2018-04-12 of `redis`.
+pub const ROUTE: Route = Route {
+    kind: "tencent_redis",
+    api: Api::Tencent(Action {
+        service: "redis",
+        action: "DescribeTaskList",
+        version: "2018-04-12",
+        handler: describe_task_list,
+    }),
+    sample: Sample {
+        regions: ["ap-guangzhou", "ap-beijing"],
+        task_types: &["012", "017", "010", "028", "034", "043"],
+        instance_prefix: "crs-demo",
+        multi_instance_one_in: 0,
+        second_region: None,
+    },
+};
 
 pub fn describe_task_list(
     sim: &Simulator,
@@ -41,12 +58,12 @@ fn render(task: &SimTask, state: SimState) -> Value {
         SimState::Running { progress } => (1, progress, String::new()),
         // Redis has no paused state: a task that waits is still "initialised".
         SimState::Paused { progress } => (0, progress, String::new()),
-        SimState::Succeeded { end } => (2, 1.0, format_time(end)),
-        SimState::Failed { end } => (4, task.stuck_progress, format_time(end)),
+        SimState::Succeeded { end } => (2, 1.0, beijing_time(end)),
+        SimState::Failed { end } => (4, task.stuck_progress, beijing_time(end)),
     };
     json!({
         "TaskId": task.id,
-        "StartTime": format_time(task.start),
+        "StartTime": beijing_time(task.start),
         "TaskType": task.task_type,
         "InstanceName": format!("name-{}", task.instance_id()),
         "InstanceId": task.instance_id(),

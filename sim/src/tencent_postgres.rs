@@ -4,10 +4,34 @@
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::Simulator;
-use super::tencent::{ApiFault, int_param, time_param};
+use super::tencent::{Action, ApiFault, beijing_time, int_param, time_param};
 use super::world::{SimState, SimTask};
-use crate::providers::tencent::format_time;
+use super::{Api, Route, Sample, Simulator};
+
+/// `DescribeTasks` 2017-03-12 of `postgres`.
+pub const ROUTE: Route = Route {
+    kind: "tencent_postgres",
+    api: Api::Tencent(Action {
+        service: "postgres",
+        action: "DescribeTasks",
+        version: "2017-03-12",
+        handler: describe_tasks,
+    }),
+    sample: Sample {
+        regions: ["ap-guangzhou", "ap-shanghai"],
+        task_types: &[
+            "RestoreDatabase",
+            "CreateInstance",
+            "DestroyInstance",
+            "ModifyDBInstanceSpec",
+            "UpgradeDBInstanceKernelVersion",
+            "CloneDBInstance",
+        ],
+        instance_prefix: "postgres-demo",
+        multi_instance_one_in: 0,
+        second_region: None,
+    },
+};
 
 pub fn describe_tasks(sim: &Simulator, region: &str, params: &Value) -> Result<Value, ApiFault> {
     let limit = int_param(params, "Limit", 20, 1..=100)? as usize;
@@ -44,14 +68,14 @@ fn render(task: &SimTask, state: SimState) -> Value {
     let (status, progress, end) = match state {
         SimState::Running { progress } => ("Running", progress, String::new()),
         SimState::Paused { progress } => ("Pause", progress, String::new()),
-        SimState::Succeeded { end } => ("Success", 1.0, format_time(end)),
-        SimState::Failed { end } => ("Fail", 1.0, format_time(end)),
+        SimState::Succeeded { end } => ("Success", 1.0, beijing_time(end)),
+        SimState::Failed { end } => ("Fail", 1.0, beijing_time(end)),
     };
     json!({
         "TaskId": task.id,
         "TaskType": task.task_type,
         "DBInstanceId": task.instance_id(),
-        "StartTime": format_time(task.start),
+        "StartTime": beijing_time(task.start),
         "EndTime": end,
         "Status": status,
         "Progress": (progress * 100.0).floor() as i64,
