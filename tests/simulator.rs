@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use cloud_task_exporter::config::Credentials;
-use cloud_task_exporter::providers::{self, ApiResponse, Outcome, Page, PageQuery, TimeWindow};
+use cloud_task_exporter::providers::{self, Outcome, Page, PageQuery, TimeWindow};
 use cloud_task_exporter::secret::Secret;
+use cloud_task_exporter::sweep::http;
 use cloud_task_simulator::{SimAccount, SimOutcome, SimTask, Simulator};
 
 const TENCENT_REGION: &str = "ap-shanghai";
@@ -119,26 +120,10 @@ async fn ask(
             now: Utc::now(),
         })
         .unwrap();
-    let client = reqwest::Client::new();
-    let mut builder = client.request(request.method, request.url);
-    for (name, value) in request.headers {
-        if name != "Host" {
-            builder = builder.header(name, value);
-        }
-    }
-    let response = builder.body(request.body).send().await.unwrap();
-    let status = response.status().as_u16();
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response.bytes().await.unwrap();
-    provider.parse_response(&ApiResponse {
-        status,
-        request_id: request_id.as_deref(),
-        body: &body,
-    })
+    let answer = http::exchange(&reqwest::Client::new(), request)
+        .await
+        .unwrap();
+    provider.parse_response(&answer.as_response())
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! same failure again only as a periodic summary, and the recovery. A target that fails the
 //! same way on every scrape for a day writes a few hundred lines, not thousands.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -108,6 +110,28 @@ impl FailureLog {
                 for_how_long: now.duration_since(failing.since),
             },
         }
+    }
+}
+
+/// Logs a parse note (unknown status, skipped entry) the first time it is seen, not on every
+/// scrape. The memory of what was logged is capped.
+pub fn log_once(kind: &str, note: &str, request_id: Option<&str>) {
+    static LOGGED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    const MAX_REMEMBERED: usize = 4096;
+    let key = format!("{kind}: {note}");
+    let first = {
+        let mut logged = LOGGED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let logged = logged.get_or_insert_with(HashSet::new);
+        logged.len() < MAX_REMEMBERED && logged.insert(key)
+    };
+    if first {
+        tracing::warn!(
+            provider = kind,
+            request_id = request_id.unwrap_or("none"),
+            "{note}"
+        );
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Everything an answer says is checked before it is acted on: a total decides how many pages
 //! are asked for only once it is known to fit what the deadline and the rate limit allow, an
-//! answer is read up to [`MAX_BODY_BYTES`] and no further, every request has its own timeout,
+//! answer is read up to [`super::MAX_BODY_BYTES`] and no further, every request has its own timeout,
 //! and parsing runs on a blocking thread so that a large page cannot stall the runtime.
 
 use std::time::Duration;
@@ -13,9 +13,10 @@ use futures_util::StreamExt;
 use governor::clock::Clock;
 use tokio::time::{Instant, timeout_at};
 
+use super::failure_log::log_once;
 use super::window::TaskSet;
-use super::{Target, log_once, retryable};
-use crate::providers::{ApiError, ApiRequest, ApiResponse, Outcome, Page, PageQuery, TimeWindow};
+use super::{Target, http};
+use crate::providers::{ApiError, Outcome, Page, PageQuery, TimeWindow};
 use crate::task::Task;
 
 /// At most this many pages of one target in flight; the rate limiter spaces them anyway.
@@ -25,8 +26,6 @@ const MAX_ATTEMPTS: u32 = 4;
 /// Backoff before retry n (from 0) is a random time up to `min(CAP, BASE * 2^n)`.
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
-/// The largest answer read; a page of 100 tasks is a few tens of KiB.
-pub const MAX_BODY_BYTES: usize = 8 << 20;
 /// No request waits longer than this for its answer, whatever the scrape's deadline: a hung
 /// API must not hold a target's sweep (and every scrape waiting on it) for long.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -206,18 +205,14 @@ impl Target {
         let sent = Instant::now();
         // Its own timeout, and never past the deadline.
         let until = deadline.min(sent + REQUEST_TIMEOUT);
-        let result = match timeout_at(until, send(&self.client, request)).await {
+        let result = match timeout_at(until, http::exchange(&self.client, request)).await {
             Err(_) => Err(ApiError::Timeout),
             Ok(Err(error)) => Err(error),
             Ok(Ok(response)) => {
                 let provider = self.provider;
                 // Parsing a large page is CPU work: off the runtime's threads.
                 tokio::task::spawn_blocking(move || {
-                    provider.parse_response(&ApiResponse {
-                        status: response.status,
-                        request_id: response.request_id.as_deref(),
-                        body: &response.body,
-                    })
+                    provider.parse_response(&response.as_response())
                 })
                 .await
                 .unwrap_or_else(|e| {
@@ -248,66 +243,6 @@ impl Target {
     }
 }
 
-struct RawResponse {
-    status: u16,
-    request_id: Option<String>,
-    body: bytes::Bytes,
-}
-
-async fn send(client: &reqwest::Client, request: ApiRequest) -> Result<RawResponse, ApiError> {
-    let mut builder = client.request(request.method, request.url);
-    for (name, value) in request.headers {
-        // reqwest writes Host from the URL, the same value that was signed.
-        if name != "Host" {
-            builder = builder.header(name, value);
-        }
-    }
-    let response = builder
-        .body(request.body)
-        .send()
-        .await
-        .map_err(network_error)?;
-    let status = response.status().as_u16();
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = read_body(response, request_id.as_deref()).await?;
-    Ok(RawResponse {
-        status,
-        request_id,
-        body,
-    })
-}
-
-/// The answer's body, refused once it is longer than [`MAX_BODY_BYTES`] (whatever its
-/// `Content-Length` claims), without reading the rest.
-async fn read_body(
-    mut response: reqwest::Response,
-    request_id: Option<&str>,
-) -> Result<bytes::Bytes, ApiError> {
-    let too_large = || {
-        ApiError::bad_response(
-            format!("the answer is larger than {} MiB", MAX_BODY_BYTES >> 20),
-            request_id.map(str::to_owned),
-        )
-    };
-    let announced = response.content_length().unwrap_or(0);
-    if announced > MAX_BODY_BYTES as u64 {
-        return Err(too_large());
-    }
-    // The announced length is within the cap, so it may size the buffer.
-    let mut body = bytes::BytesMut::with_capacity(announced as usize);
-    while let Some(chunk) = response.chunk().await.map_err(network_error)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
-}
-
 /// Drops the tasks of a page that start in the future (beyond [`FUTURE_TOLERANCE`]), counting
 /// each as a skipped entry with a note.
 fn skip_future_tasks(mut page: Page, now: DateTime<Utc>) -> Page {
@@ -326,19 +261,13 @@ fn skip_future_tasks(mut page: Page, now: DateTime<Utc>) -> Page {
     page
 }
 
-/// reqwest's message plus its causes, which say what actually went wrong (refused, DNS, TLS).
-fn network_error(error: reqwest::Error) -> ApiError {
-    if error.is_timeout() {
-        return ApiError::Timeout;
-    }
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    ApiError::Network(message)
+/// Whether an error is worth another attempt: the provider asked us to slow down, failed on
+/// its side, or the network did.
+fn retryable(error: &ApiError) -> bool {
+    matches!(
+        error.outcome(),
+        Outcome::Throttled | Outcome::ServerError | Outcome::NetworkError
+    )
 }
 
 #[cfg(test)]
