@@ -1,5 +1,7 @@
-//! From sweep results to the exposition: label sets, the long-lived counters and histograms,
-//! and the per-scrape registry that also holds the window gauges.
+//! The exporter's series: the long-lived counters and histograms, fed by the engine's events
+//! ([`Observer`]), and their upkeep (new series shown at 0 before their first count, series
+//! of instances gone for a lookback dropped, a reload's histogram layout). [`labels`] has the
+//! label sets; [`exposition`] builds each scrape's registry and encodes it.
 //!
 //! Counters and histograms outlive scrapes (they are cumulative); the task gauges are rebuilt
 //! on every scrape from the targets that answered, so a failed target shows no stale numbers.
@@ -9,144 +11,26 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
-use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
 
-use crate::process::ProcessCollector;
 use crate::providers::Outcome;
-use crate::sweep::{Observer, SweepReport, TargetId};
+use crate::sweep::{Observer, TargetId};
 use crate::task::{Task, TaskStatus};
 
-/// The content type of what [`Metrics::encode`] writes.
-pub const OPENMETRICS_CONTENT_TYPE: &str =
-    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+mod exposition;
+mod labels;
 
-/// The content type of [`to_text_format`]'s output.
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// Whether a scraper's `Accept` header asks for OpenMetrics (Prometheus does); everything
-/// else (curl, promtool, older scrapers) gets the classic text format.
-pub fn accepts_openmetrics(accept: Option<&str>) -> bool {
-    accept.is_some_and(|accept| {
-        accept.split(',').any(|part| {
-            let mut params = part.split(';').map(str::trim);
-            params.next() == Some("application/openmetrics-text")
-                && !params.any(|p| p.replace(' ', "") == "q=0")
-        })
-    })
-}
-
-/// Rewrites OpenMetrics text as the Prometheus 0.0.4 text format: a counter family is named
-/// with its `_total` suffix in `HELP` and `TYPE`, and `# EOF` and `# UNIT` lines go. Samples
-/// are the same in both formats.
-pub fn to_text_format(openmetrics: &str) -> String {
-    let mut out = String::with_capacity(openmetrics.len());
-    let mut pending_help: Option<&str> = None;
-    for line in openmetrics.lines() {
-        if line == "# EOF" || line.starts_with("# UNIT ") {
-            continue;
-        }
-        if let Some(help) = line.strip_prefix("# HELP ") {
-            pending_help = Some(help);
-            continue;
-        }
-        if let Some(declaration) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = declaration
-                .split_once(' ')
-                .unwrap_or((declaration, "untyped"));
-            let (name, kind) = match kind {
-                "counter" => (format!("{name}_total"), "counter"),
-                "unknown" => (name.to_owned(), "untyped"),
-                other => (name.to_owned(), other),
-            };
-            if let Some(help) = pending_help.take() {
-                let text = help.split_once(' ').map_or("", |(_, text)| text);
-                out.push_str(&format!("# HELP {name} {text}\n"));
-            }
-            out.push_str(&format!("# TYPE {name} {kind}\n"));
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
-}
+pub use exposition::{
+    OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, accepts_openmetrics, to_text_format,
+};
+use labels::{DurationLabels, OutcomeLabels, StatusLabels, TargetLabels};
 
 /// Buckets of `cloud_task_api_request_duration_seconds`: 10 ms to 30 s.
 const REQUEST_DURATION_BUCKETS: [f64; 11] =
     [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-
-/// One target: an account's task API in one region.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
-pub struct TargetLabels {
-    pub account: String,
-    /// The provider kind, e.g. `tencent_postgres`.
-    pub provider: String,
-    pub region: String,
-}
-
-impl From<&TargetId> for TargetLabels {
-    fn from(target: &TargetId) -> Self {
-        TargetLabels {
-            account: target.account.clone(),
-            provider: target.kind.to_owned(),
-            region: target.region.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabels {
-    #[prometheus(flatten)]
-    target: TargetLabels,
-    outcome: &'static str,
-}
-
-/// A target's (instance, task type, status) series.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
-pub struct StatusLabels {
-    #[prometheus(flatten)]
-    pub target: TargetLabels,
-    pub instance_id: String,
-    pub task_type: String,
-    pub status: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TaskIdLabels {
-    #[prometheus(flatten)]
-    target: TargetLabels,
-    instance_id: String,
-    task_type: String,
-    task_id: String,
-}
-
-/// Like [`StatusLabels`], but `instance_id` may be configured away (`labels.instance_id`).
-#[derive(Debug, Clone, Hash, PartialEq, Eq)]
-pub struct DurationLabels {
-    pub target: TargetLabels,
-    pub instance_id: Option<String>,
-    pub task_type: String,
-    pub status: &'static str,
-}
-
-impl EncodeLabelSet for DurationLabels {
-    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
-        self.target.encode(encoder)?;
-        if let Some(instance_id) = &self.instance_id {
-            [("instance_id", instance_id.as_str())].encode(encoder)?;
-        }
-        [
-            ("task_type", self.task_type.as_str()),
-            ("status", self.status),
-        ]
-        .encode(encoder)
-    }
-}
 
 #[derive(Clone)]
 struct Buckets(Arc<[f64]>);
@@ -155,12 +39,6 @@ impl MetricConstructor<Histogram> for Buckets {
     fn new_metric(&self) -> Histogram {
         Histogram::new(self.0.iter().copied())
     }
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct BuildLabels {
-    version: &'static str,
-    revision: &'static str,
 }
 
 type FloatCounter = Counter<f64, AtomicU64>;
@@ -530,139 +408,6 @@ impl Metrics {
             self.reload_timestamp.get(),
         )
     }
-
-    /// The whole exposition for one scrape.
-    pub fn encode(&self, reports: &[(TargetId, Arc<SweepReport>)]) -> String {
-        self.release_deferred();
-        let mut registry = Registry::default();
-        self.register_task_gauges(&mut registry, reports);
-        registry.register(
-            "cloud_task_finished",
-            "Tasks that finished after the exporter started, each counted once",
-            self.finished.clone(),
-        );
-        registry.register(
-            "cloud_task_duration_seconds",
-            "End minus start of the tasks counted in cloud_task_finished_total",
-            self.durations().0,
-        );
-        register_target_gauges(&mut registry, reports);
-        registry.register(
-            "cloud_task_api_requests",
-            "API requests by outcome (ok, throttled, auth_error, client_error, server_error, timeout, network_error, bad_response)",
-            self.api_requests.clone(),
-        );
-        registry.register(
-            "cloud_task_api_request_duration_seconds",
-            "Time from sending an API request to reading its whole answer",
-            self.api_request_duration.clone(),
-        );
-        registry.register(
-            "cloud_task_api_pages",
-            "Pages of tasks read successfully",
-            self.api_pages.clone(),
-        );
-        registry.register(
-            "cloud_task_skipped_entries",
-            "Entries of API answers that could not be read as tasks and were skipped (each kind logged once)",
-            self.skipped_entries.clone(),
-        );
-        registry.register(
-            "cloud_task_sweep_wait_timeouts",
-            "Scrapes that reached their deadline waiting for a sweep another scrape had started (the target reported up 0)",
-            self.sweep_wait_timeouts.clone(),
-        );
-        registry.register(
-            "cloud_task_rate_limit_wait_seconds",
-            "Time spent waiting for the account's rate limiter",
-            self.rate_limit_wait.clone(),
-        );
-        let build_info: Family<BuildLabels, Gauge> = Family::default();
-        build_info
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION"),
-                revision: option_env!("CLOUD_TASK_EXPORTER_REVISION").unwrap_or("unknown"),
-            })
-            .set(1);
-        registry.register(
-            "cloud_task_exporter_build_info",
-            "A constant 1 labelled with the exporter's version and revision",
-            build_info,
-        );
-        registry.register(
-            "cloud_task_config_last_reload_successful",
-            "1 if the last configuration load succeeded",
-            self.reload_successful.clone(),
-        );
-        registry.register(
-            "cloud_task_config_last_reload_success_timestamp_seconds",
-            "When the configuration was last loaded successfully",
-            self.reload_timestamp.clone(),
-        );
-        registry.register_collector(Box::new(ProcessCollector));
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
-        out
-    }
-
-    fn register_task_gauges(
-        &self,
-        registry: &mut Registry,
-        reports: &[(TargetId, Arc<SweepReport>)],
-    ) {
-        let tasks: Family<StatusLabels, Gauge> = Family::default();
-        let progress: Family<TaskIdLabels, FloatGauge> = Family::default();
-        let start: Family<TaskIdLabels, FloatGauge> = Family::default();
-        for (target, report) in reports {
-            let Ok(snapshot) = &report.result else {
-                continue;
-            };
-            let target = &TargetLabels::from(target);
-            for ((instance_id, task_type), counts) in &snapshot.counts {
-                for (status, count) in TaskStatus::ALL.iter().zip(counts) {
-                    let labels = StatusLabels {
-                        target: target.clone(),
-                        instance_id: instance_id.clone(),
-                        task_type: task_type.clone(),
-                        status: status.as_str(),
-                    };
-                    tasks
-                        .get_or_create(&labels)
-                        .set(i64::try_from(*count).unwrap_or(i64::MAX));
-                }
-            }
-            for task in &snapshot.unfinished {
-                let labels = TaskIdLabels {
-                    target: target.clone(),
-                    instance_id: task.instance_id.clone(),
-                    task_type: task.task_type.clone(),
-                    task_id: task.id.clone(),
-                };
-                if let Some(ratio) = task.progress {
-                    progress.get_or_create(&labels).set(ratio);
-                }
-                start
-                    .get_or_create(&labels)
-                    .set(task.start_time.timestamp_millis() as f64 / 1000.0);
-            }
-        }
-        registry.register(
-            "cloud_task_tasks",
-            "Tasks that started within the lookback window, by normalised status",
-            tasks,
-        );
-        registry.register(
-            "cloud_task_progress_ratio",
-            "Progress (0 to 1) of each task that has not finished",
-            progress,
-        );
-        registry.register(
-            "cloud_task_start_timestamp_seconds",
-            "Start time of each task that has not finished",
-            start,
-        );
-    }
 }
 
 /// The engine's events, counted.
@@ -748,40 +493,6 @@ impl Observer for Metrics {
     fn window_moved(&self, target: &TargetId, window_start: DateTime<Utc>) {
         self.forget_unseen(target, window_start);
     }
-}
-
-fn register_target_gauges(registry: &mut Registry, reports: &[(TargetId, Arc<SweepReport>)]) {
-    let up: Family<TargetLabels, Gauge> = Family::default();
-    let sweep_duration: Family<TargetLabels, FloatGauge> = Family::default();
-    let last_success: Family<TargetLabels, FloatGauge> = Family::default();
-    for (target, report) in reports {
-        let target = &TargetLabels::from(target);
-        up.get_or_create(target)
-            .set(i64::from(report.result.is_ok()));
-        sweep_duration
-            .get_or_create(target)
-            .set(report.duration.as_secs_f64());
-        if let Some(at) = report.last_success {
-            last_success
-                .get_or_create(target)
-                .set(at.timestamp_millis() as f64 / 1000.0);
-        }
-    }
-    registry.register(
-        "cloud_task_up",
-        "1 if the last sweep of this target succeeded",
-        up,
-    );
-    registry.register(
-        "cloud_task_sweep_duration_seconds",
-        "How long the last sweep of this target took",
-        sweep_duration,
-    );
-    registry.register(
-        "cloud_task_last_sweep_success_timestamp_seconds",
-        "When a sweep of this target last succeeded",
-        last_success,
-    );
 }
 
 #[cfg(test)]
