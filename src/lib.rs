@@ -11,19 +11,21 @@
 //! - [`files`]: bounded reads of the files the operator names (config, secrets, certificates).
 //! - [`signing`]: request signing, one pure module per scheme ([`signing::tc3`] for Tencent,
 //!   [`signing::huawei`] for Huawei's AK/SK).
-//! - [`providers`]: one file per task API behind the [`providers::Provider`] trait and one
-//!   registration table; each builds signed page requests and parses pages into the shared
-//!   task model, with no I/O. [`providers::tencent`] and [`providers::huawei`] hold what each
-//!   cloud's APIs share.
+//! - [`providers`]: one file per task API and one registration table; each API is a value
+//!   ([`providers::tencent::TencentApi`], [`providers::huawei::HuaweiApi`]) with its request
+//!   parameters and page parser, and each cloud has one [`providers::Provider`] impl that
+//!   signs page requests and parses answers into the shared task model, with no I/O.
 //! - [`task`]: the provider-neutral task model and its normalised statuses.
 //! - [`sweep`]: the engine: per target (account x kind x region) task windows swept
 //!   incrementally, rate limiting, parallel paging, retries, deadlines, the first-sweep
-//!   baseline and the deduplication of finished tasks.
-//! - [`metrics`]: the task model and sweep reports as series; long-lived counters and
-//!   histograms, per-scrape gauges, OpenMetrics and text-format output.
+//!   baseline and the deduplication of finished tasks; it reports what happens through
+//!   [`sweep::Observer`] and knows nothing of labels. [`sweep::http`] is the one outbound path.
+//! - [`metrics`]: the engine's events and sweep reports as series (it implements the
+//!   observer); long-lived counters and histograms, per-scrape gauges, OpenMetrics and
+//!   text-format output.
 //! - [`process`]: the standard `process_*` metrics.
-//! - [`exporter`]: the configuration in force and what was built from it (engine, metrics),
-//!   swapped as a whole by a reload (SIGHUP or `POST /-/reload`).
+//! - [`exporter`]: the configuration in force and what was built from it (the engine),
+//!   swapped as a whole by a reload (SIGHUP or `POST /-/reload`), and the metrics, kept.
 //! - [`server`]: the HTTP server (hyper): `/metrics`, `/-/healthy`, `/-/ready`,
 //!   `/-/reload`, and [`landing`], the page at `/`; graceful shutdown.
 //! - [`demo`]: `--demo`, the simulated cloud (the `cloud-task-simulator` crate in `sim/`, which

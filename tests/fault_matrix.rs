@@ -12,19 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use cloud_task_exporter::cloud::Cloud;
+use cloud_task_exporter::providers;
 use cloud_task_simulator::{Faults, Framing, SimAccount, SimOutcome, SimTask, Simulator, Spoilt};
 use common::daemon::Daemon;
 use common::{Sample, find, parse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const KINDS: [&str; 4] = [
-    "tencent_postgres",
-    "tencent_mysql",
-    "tencent_redis",
-    "huawei_rds",
-];
-const TENCENT_REGION: &str = "ap-guangzhou";
-const HUAWEI_REGION: &str = "cn-north-4";
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 /// Sent as `X-Prometheus-Scrape-Timeout-Seconds`; the scrape must answer within it.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -122,36 +116,42 @@ impl Fault {
     }
 }
 
+/// Every registered kind.
+fn kinds() -> Vec<&'static str> {
+    providers::names()
+}
+
+/// The simulator's sample of `kind`'s API: its regions and task types.
+fn sample(kind: &str) -> &'static cloud_task_simulator::Sample {
+    cloud_task_simulator::sample(kind).expect("every registered kind is simulated")
+}
+
 fn region(kind: &str) -> &'static str {
-    if kind == "huawei_rds" {
-        HUAWEI_REGION
-    } else {
-        TENCENT_REGION
-    }
+    sample(kind).regions[0]
 }
 
 /// The healthy target beside a faulty `kind`: the next kind, under another account.
 fn healthy_kind(kind: &str) -> &'static str {
-    let i = KINDS.iter().position(|k| *k == kind).expect("a kind");
-    KINDS[(i + 1) % KINDS.len()]
+    let kinds = kinds();
+    let i = kinds.iter().position(|k| *k == kind).expect("a kind");
+    kinds[(i + 1) % kinds.len()]
 }
 
 /// The account block of the config for one target, and the simulator account it signs as.
 fn account(name: &str, kind: &str, endpoint: SocketAddr) -> (String, SimAccount) {
     let (id, secret) = (format!("AKID{name}0000"), format!("{name}-secret-key"));
-    let (provider, credentials, sim_account) = if kind == "huawei_rds" {
-        (
-            "huawei",
+    let cloud = providers::lookup(kind).expect("a registered kind").cloud();
+    let (credentials, sim_account) = match cloud {
+        Cloud::Huawei => (
             format!("{{access_key: {id}, secret_key: {secret}, project_id: {PROJECT}}}"),
-            SimAccount::huawei(&id, &secret, &[(HUAWEI_REGION, PROJECT)]),
-        )
-    } else {
-        (
-            "tencent",
+            SimAccount::huawei(&id, &secret, &[(region(kind), PROJECT)]),
+        ),
+        Cloud::Tencent => (
             format!("{{secret_id: {id}, secret_key: {secret}}}"),
             SimAccount::tencent(&id, &secret),
-        )
+        ),
     };
+    let provider = cloud.name();
     let yaml = format!(
         r#"
   - name: {name}
@@ -171,12 +171,7 @@ fn account(name: &str, kind: &str, endpoint: SocketAddr) -> (String, SimAccount)
 fn running_task(kind: &str) -> SimTask {
     SimTask {
         id: 1,
-        task_type: if kind == "tencent_redis" {
-            "012"
-        } else {
-            "RestoreDatabase"
-        }
-        .into(),
+        task_type: sample(kind).task_types[0].into(),
         instance_ids: vec![format!("{kind}-instance")],
         start: Utc::now() - chrono::Duration::minutes(5),
         duration: None,
@@ -344,9 +339,9 @@ fn check_samples(
 async fn every_fault_of_every_api_fails_its_target_alone_and_in_time() {
     let started = Instant::now();
     let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CELLS));
-    let cells: Vec<_> = KINDS
-        .iter()
-        .flat_map(|kind| FAULTS.iter().map(move |fault| (*kind, *fault)))
+    let cells: Vec<_> = kinds()
+        .into_iter()
+        .flat_map(|kind| FAULTS.iter().map(move |fault| (kind, *fault)))
         .map(|(kind, fault)| {
             let permits = permits.clone();
             tokio::spawn(async move {

@@ -1,7 +1,7 @@
 //! The exporter's series: the long-lived counters and histograms, fed by the engine's events
 //! ([`Observer`]), and their upkeep (new series shown at 0 before their first count, series
-//! of instances gone for a lookback dropped, a reload's histogram layout). [`labels`] has the
-//! label sets; [`exposition`] builds each scrape's registry and encodes it.
+//! of instances gone for a lookback dropped, a reload's histogram layout). `labels.rs` has the
+//! label sets; `exposition.rs` builds each scrape's registry and encodes it.
 //!
 //! Counters and histograms outlive scrapes (they are cumulative); the task gauges are rebuilt
 //! on every scrape from the targets that answered, so a failed target shows no stale numbers.
