@@ -89,13 +89,10 @@ pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
 mod tests {
     use super::*;
     use crate::cloud::Credentials;
+    use crate::providers::testing::utc;
     use crate::providers::{ApiResponse, Outcome, Provider, TimeWindow};
     use crate::secret::Secret;
     use serde_json::json;
-
-    fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
-        text.parse().unwrap()
-    }
 
     #[test]
     fn seed003_example() {

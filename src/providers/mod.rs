@@ -175,3 +175,34 @@ pub fn number(value: &Value) -> Option<f64> {
         _ => None,
     }
 }
+
+/// What the providers' unit tests share: their fixtures and answers made up in a test.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{ApiError, ApiResponse, Page, Provider};
+
+    /// What `provider` makes of an answer with HTTP `status` and `body` (no request id header).
+    pub fn answer(provider: &dyn Provider, status: u16, body: &[u8]) -> Result<Page, ApiError> {
+        provider.parse_response(&ApiResponse {
+            status,
+            request_id: None,
+            body,
+        })
+    }
+
+    /// The page `provider` reads from `tests/fixtures/<kind>/<name>`, a real answer.
+    pub fn fixture(provider: &dyn Provider, name: &str) -> Page {
+        let path = format!(
+            "{}/tests/fixtures/{}/{name}",
+            env!("CARGO_MANIFEST_DIR"),
+            provider.kind()
+        );
+        let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        answer(provider, 200, &body).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// A time written in RFC 3339, as the tests state what they expect.
+    pub fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+}

@@ -220,25 +220,11 @@ pub fn normalise(entry: &Value) -> Result<(Vec<Task>, Option<String>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::{ApiResponse, Outcome, Provider};
+    use crate::providers::Outcome;
+    use crate::providers::testing::{self, answer, utc};
 
     fn fixture(name: &str) -> Page {
-        let path = format!(
-            "{}/tests/fixtures/tencent_mysql/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let body = std::fs::read(&path).expect("fixture");
-        PROVIDER
-            .parse_response(&ApiResponse {
-                status: 200,
-                request_id: None,
-                body: &body,
-            })
-            .expect("parses")
-    }
-
-    fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
-        text.parse().unwrap()
+        testing::fixture(&PROVIDER, name)
     }
 
     #[test]
@@ -535,13 +521,7 @@ mod tests {
             br#"{"Response":{"RequestId":"r-1","TotalCount":1,"Items":{}}}"#,
             br#"{"Response":{"RequestId":"r-1","TotalCount":-4,"Items":[]}}"#,
         ] {
-            let err = PROVIDER
-                .parse_response(&ApiResponse {
-                    status: 200,
-                    request_id: None,
-                    body,
-                })
-                .unwrap_err();
+            let err = answer(&PROVIDER, 200, body).unwrap_err();
             assert_eq!(err.outcome(), Outcome::BadResponse);
             assert_eq!(err.request_id(), Some("r-1"));
         }

@@ -87,25 +87,11 @@ pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::{ApiResponse, Outcome, Provider};
+    use crate::providers::Outcome;
+    use crate::providers::testing::{self, answer, utc};
 
     fn fixture(name: &str) -> Page {
-        let path = format!(
-            "{}/tests/fixtures/tencent_postgres/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let body = std::fs::read(&path).expect("fixture");
-        PROVIDER
-            .parse_response(&ApiResponse {
-                status: 200,
-                request_id: None,
-                body: &body,
-            })
-            .expect("parses")
-    }
-
-    fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
-        text.parse().unwrap()
+        testing::fixture(&PROVIDER, name)
     }
 
     #[test]
@@ -209,13 +195,12 @@ mod tests {
 
     #[test]
     fn a_page_without_total_is_a_bad_response() {
-        let err = PROVIDER
-            .parse_response(&ApiResponse {
-                status: 200,
-                request_id: None,
-                body: br#"{"Response":{"RequestId":"r-9","TaskSet":[]}}"#,
-            })
-            .unwrap_err();
+        let err = answer(
+            &PROVIDER,
+            200,
+            br#"{"Response":{"RequestId":"r-9","TaskSet":[]}}"#,
+        )
+        .unwrap_err();
         assert_eq!(err.outcome(), Outcome::BadResponse);
         assert_eq!(err.request_id(), Some("r-9"));
     }

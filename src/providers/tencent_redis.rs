@@ -182,26 +182,12 @@ pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::{ApiResponse, Outcome, Provider};
-
-    fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
-        text.parse().unwrap()
-    }
+    use crate::providers::Outcome;
+    use crate::providers::testing::{self, answer, utc};
 
     #[test]
     fn seed004_example() {
-        let body = std::fs::read(format!(
-            "{}/tests/fixtures/tencent_redis/seed004_example1.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .expect("fixture");
-        let page = PROVIDER
-            .parse_response(&ApiResponse {
-                status: 200,
-                request_id: None,
-                body: &body,
-            })
-            .expect("parses");
+        let page = testing::fixture(&PROVIDER, "seed004_example1.json");
         assert_eq!(page.total, 2);
         assert_eq!(
             page.request_id.as_deref(),
@@ -276,13 +262,12 @@ mod tests {
 
     #[test]
     fn a_page_that_is_not_a_page_is_a_bad_response() {
-        let err = PROVIDER
-            .parse_response(&ApiResponse {
-                status: 200,
-                request_id: None,
-                body: br#"{"Response":{"RequestId":"r-2","TotalCount":1,"Tasks":"x"}}"#,
-            })
-            .unwrap_err();
+        let err = answer(
+            &PROVIDER,
+            200,
+            br#"{"Response":{"RequestId":"r-2","TotalCount":1,"Tasks":"x"}}"#,
+        )
+        .unwrap_err();
         assert_eq!(err.outcome(), Outcome::BadResponse);
         assert_eq!(err.request_id(), Some("r-2"));
     }
