@@ -1,6 +1,6 @@
 //! What a cloud is, for the config and the providers alike: its name in the config, the
-//! credentials an account of it holds, and which credential keys it takes. A leaf: it imports
-//! nothing of the exporter's but [`crate::secret`].
+//! credentials an account of it holds, which credential keys it takes, and how its requests
+//! are signed. A leaf: it imports nothing of the exporter's but [`crate::secret`].
 
 use std::collections::BTreeMap;
 
@@ -14,6 +14,25 @@ use crate::secret::Secret;
 pub enum Cloud {
     Tencent,
     Huawei,
+}
+
+/// A request-signing scheme (implemented in [`crate::signing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    /// Tencent Cloud API 3.0.
+    Tc3HmacSha256,
+    /// Huawei Cloud API Gateway AK/SK.
+    SdkHmacSha256,
+}
+
+impl Signing {
+    /// The algorithm's name, as the `Authorization` header starts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signing::Tc3HmacSha256 => "TC3-HMAC-SHA256",
+            Signing::SdkHmacSha256 => "SDK-HMAC-SHA256",
+        }
+    }
 }
 
 /// What the config's `credentials` of an account of one cloud may hold.
@@ -31,6 +50,14 @@ impl Cloud {
         match self {
             Cloud::Tencent => "tencent",
             Cloud::Huawei => "huawei",
+        }
+    }
+
+    /// How every API of this cloud is signed.
+    pub fn signing(self) -> Signing {
+        match self {
+            Cloud::Tencent => Signing::Tc3HmacSha256,
+            Cloud::Huawei => Signing::SdkHmacSha256,
         }
     }
 

@@ -68,12 +68,15 @@ pub fn render(exporter: &Exporter) -> String {
                 },
             ),
         };
+        let provider = target.provider();
+        let api = format!("{} ({})", provider.api(), provider.cloud().signing().name());
         let _ = write!(
             rows,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&id.account),
             escape(id.kind),
             escape(&id.region),
+            escape(&api),
             escape(&when),
             escape(&took),
             escape(&outcome),
@@ -90,7 +93,7 @@ pub fn render(exporter: &Exporter) -> String {
 <p>{reload} Reload with <code>POST /-/reload</code> or SIGHUP.</p>
 <ul><li><a href="{metrics}">Metrics</a></li><li><a href="/-/healthy">Health</a></li><li><a href="/-/ready">Readiness</a></li></ul>
 <h2>Targets</h2>
-<table><tr><th>account</th><th>provider</th><th>region</th><th>last sweep</th><th>duration</th><th>outcome</th><th>tasks in window</th></tr>
+<table><tr><th>account</th><th>provider</th><th>region</th><th>API (signing)</th><th>last sweep</th><th>duration</th><th>outcome</th><th>tasks in window</th></tr>
 {rows}</table>
 </body></html>
 "#,

@@ -419,5 +419,9 @@ async fn http_endpoints() {
         "{landing}"
     );
     assert!(landing.contains("href=\"/metrics\""));
+    assert!(
+        landing.contains("DescribeTasks 2017-03-12 (TC3-HMAC-SHA256)"),
+        "{landing}"
+    );
     assert!(!landing.contains(SECRET_KEY));
 }

@@ -21,3 +21,16 @@ pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.update(data);
     mac.finalize().into_bytes().into()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cloud::{Cloud, Signing};
+
+    #[test]
+    fn each_cloud_names_the_scheme_its_signer_writes() {
+        assert_eq!(Cloud::Tencent.signing(), Signing::Tc3HmacSha256);
+        assert_eq!(Signing::Tc3HmacSha256.name(), super::tc3::ALGORITHM);
+        assert_eq!(Cloud::Huawei.signing(), Signing::SdkHmacSha256);
+        assert_eq!(Signing::SdkHmacSha256.name(), super::huawei::ALGORITHM);
+    }
+}

@@ -56,6 +56,11 @@ pub(super) struct TargetState {
 }
 
 impl Target {
+    /// The provider whose API this target asks.
+    pub fn provider(&self) -> &'static dyn Provider {
+        self.provider
+    }
+
     /// The last sweep's report, unless a sweep is running right now.
     pub fn last_report(&self) -> Option<Arc<SweepReport>> {
         let state = self.state.try_lock().ok()?;
