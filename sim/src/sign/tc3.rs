@@ -166,7 +166,7 @@ mod tests {
 
     fn load(name: &str) -> Value {
         let path = format!(
-            "{}/../../main/tests/fixtures/signing/{name}",
+            "{}/../tests/fixtures/signing/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
