@@ -1,6 +1,7 @@
 //! Request signing, one file per scheme. Pure functions over the request's parts: no clock, no
 //! I/O, so the official SDKs' vectors test them byte for byte.
 
+pub mod acs3;
 pub mod huawei;
 pub mod tc3;
 
