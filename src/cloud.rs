@@ -14,6 +14,7 @@ use crate::secret::Secret;
 pub enum Cloud {
     Tencent,
     Huawei,
+    Alibaba,
 }
 
 /// A request-signing scheme (implemented in [`crate::signing`]).
@@ -23,6 +24,8 @@ pub enum Signing {
     Tc3HmacSha256,
     /// Huawei Cloud API Gateway AK/SK.
     SdkHmacSha256,
+    /// Alibaba Cloud OpenAPI V3.
+    Acs3HmacSha256,
 }
 
 impl Signing {
@@ -31,6 +34,7 @@ impl Signing {
         match self {
             Signing::Tc3HmacSha256 => "TC3-HMAC-SHA256",
             Signing::SdkHmacSha256 => "SDK-HMAC-SHA256",
+            Signing::Acs3HmacSha256 => "ACS3-HMAC-SHA256",
         }
     }
 }
@@ -50,6 +54,7 @@ impl Cloud {
         match self {
             Cloud::Tencent => "tencent",
             Cloud::Huawei => "huawei",
+            Cloud::Alibaba => "alibaba",
         }
     }
 
@@ -58,6 +63,7 @@ impl Cloud {
         match self {
             Cloud::Tencent => Signing::Tc3HmacSha256,
             Cloud::Huawei => Signing::SdkHmacSha256,
+            Cloud::Alibaba => Signing::Acs3HmacSha256,
         }
     }
 
@@ -76,6 +82,12 @@ impl Cloud {
                     "project_ids",
                 ],
                 takes: "access_key, secret_key, token and project_id or project_ids",
+            },
+            // The names of alibabacloud-tea-openapi's `Config` (access_key_id,
+            // access_key_secret, security_token).
+            Cloud::Alibaba => &CredentialRules {
+                keys: &["access_key_id", "access_key_secret", "security_token"],
+                takes: "access_key_id, access_key_secret and security_token",
             },
         }
     }
@@ -115,6 +127,14 @@ pub enum Credentials {
             serialize_with = "serialize_literal_values"
         )]
         project_ids: BTreeMap<String, String>,
+    },
+    Alibaba {
+        #[serde(serialize_with = "serialize_literal")]
+        access_key_id: String,
+        access_key_secret: Secret,
+        /// An STS token, for temporary credentials.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        security_token: Option<Secret>,
     },
 }
 

@@ -285,6 +285,12 @@ struct RawCredentials {
     access_key_file: Option<Spanned<String>>,
     project_id: Option<Spanned<String>>,
     project_ids: Option<Spanned<BTreeMap<String, String>>>,
+    access_key_id: Option<Spanned<String>>,
+    access_key_id_file: Option<Spanned<String>>,
+    access_key_secret: Option<Spanned<String>>,
+    access_key_secret_file: Option<Spanned<String>>,
+    security_token: Option<Spanned<String>>,
+    security_token_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -324,7 +330,7 @@ impl RawConfig {
                     ),
                 ));
             }
-            accounts.push(raw.validate(&key)?);
+            accounts.push(raw.validate(&key, global.lookback)?);
         }
         Ok(Config { global, accounts })
     }
@@ -400,7 +406,7 @@ impl RawGlobal {
 }
 
 impl RawAccount {
-    fn validate(self, key: &str) -> Result<Account, Invalid> {
+    fn validate(self, key: &str, lookback: Duration) -> Result<Account, Invalid> {
         if self.name.value.trim().is_empty() {
             return Err(invalid(
                 &self.name,
@@ -444,7 +450,7 @@ impl RawAccount {
                         ));
                     }
                 }
-                target.validate(self.provider, &key)
+                target.validate(self.provider, &key, lookback)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Account {
@@ -549,6 +555,17 @@ impl RawCredentials {
         let access_key = field("access_key", self.access_key, self.access_key_file);
         let secret_key = field("secret_key", self.secret_key, self.secret_key_file);
         let token = field("token", self.token, self.token_file);
+        let access_key_id = field("access_key_id", self.access_key_id, self.access_key_id_file);
+        let access_key_secret = field(
+            "access_key_secret",
+            self.access_key_secret,
+            self.access_key_secret_file,
+        );
+        let security_token = field(
+            "security_token",
+            self.security_token,
+            self.security_token_file,
+        );
         let rules = provider.credential_rules();
         let given = [
             ("secret_id", secret_id.is_set()),
@@ -557,6 +574,9 @@ impl RawCredentials {
             ("token", token.is_set()),
             ("project_id", self.project_id.is_some()),
             ("project_ids", self.project_ids.is_some()),
+            ("access_key_id", access_key_id.is_set()),
+            ("access_key_secret", access_key_secret.is_set()),
+            ("security_token", security_token.is_set()),
         ];
         if let Some((name, _)) = given
             .iter()
@@ -572,6 +592,11 @@ impl RawCredentials {
             ));
         }
         match provider {
+            Cloud::Alibaba => Ok(Credentials::Alibaba {
+                access_key_id: access_key_id.require(at)?,
+                access_key_secret: Secret::new(access_key_secret.require(at)?),
+                security_token: security_token.resolve()?.map(Secret::new),
+            }),
             Cloud::Tencent => Ok(Credentials::Tencent {
                 secret_id: secret_id.require(at)?,
                 secret_key: Secret::new(secret_key.require(at)?),
@@ -647,7 +672,7 @@ fn expand_env(text: &str) -> Result<String, String> {
 }
 
 impl RawTarget {
-    fn validate(self, cloud: Cloud, key: &str) -> Result<Target, Invalid> {
+    fn validate(self, cloud: Cloud, key: &str, lookback: Duration) -> Result<Target, Invalid> {
         let provider = providers::lookup(&self.kind.value).ok_or_else(|| {
             invalid(
                 &self.kind,
@@ -667,6 +692,21 @@ impl RawTarget {
                     "{} is a {} API, but this account's provider is {cloud}",
                     provider.kind(),
                     provider.cloud()
+                ),
+            ));
+        }
+        if let Some(history) = provider.history()
+            && lookback > history
+        {
+            return Err(invalid(
+                &self.kind,
+                format!("{key}.kind"),
+                format!(
+                    "{} keeps tasks for {} days, but global.lookback is {}: set it to at most {}",
+                    provider.kind(),
+                    history.as_secs() / 86_400,
+                    duration::format(lookback),
+                    duration::format(history)
                 ),
             ));
         }

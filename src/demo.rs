@@ -49,6 +49,17 @@ fn account(cloud: Cloud, regions: &[&str]) -> DemoAccount {
                 credentials: json!({ "secret_id": secret_id, "secret_key": secret_key }),
             }
         }
+        Cloud::Alibaba => {
+            let access_key_id = format!("LTAIdemo{}", random_hex(16));
+            let access_key_secret = format!("demo{}", random_hex(26));
+            DemoAccount {
+                sim: SimAccount::alibaba(&access_key_id, &access_key_secret),
+                credentials: json!({
+                    "access_key_id": access_key_id,
+                    "access_key_secret": access_key_secret,
+                }),
+            }
+        }
         Cloud::Huawei => {
             let access_key = format!("HWDEMO{}", random_hex(14).to_uppercase());
             let secret_key = format!("demo{}", random_hex(36));

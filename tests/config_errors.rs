@@ -8,6 +8,18 @@ use cloud_task_exporter::config::Config;
 /// (file, the whole message after "<path>: ").
 const CASES: &[(&str, &str)] = &[
     (
+        "invalid-alibaba-credential-of-other-cloud.yaml",
+        "accounts[0].credentials.secret_key: is not a credential of provider alibaba, which takes access_key_id, access_key_secret and security_token at line 5, column 7",
+    ),
+    (
+        "invalid-alibaba-lookback-over-history.yaml",
+        "accounts[0].targets[0].kind: alibaba_polardb keeps tasks for 30 days, but global.lookback is 1440h: set it to at most 720h at line 10, column 15",
+    ),
+    (
+        "invalid-alibaba-missing-secret.yaml",
+        "accounts[0].credentials.access_key_secret: missing; set access_key_secret or access_key_secret_file at line 5, column 7",
+    ),
+    (
         "invalid-bad-duration.yaml",
         r#"global.lookback: invalid duration "24 hours": expected a number and a unit, like 30s, 5m, 24h or 1h30m at line 2, column 13"#,
     ),
@@ -85,7 +97,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-unknown-provider.yaml",
-        "unknown variant `aws`, expected one of tencent, huawei at line 3, column 15",
+        "unknown variant `aws`, expected one of tencent, huawei, alibaba at line 3, column 15",
     ),
     (
         "invalid-unknown-target-key.yaml",
@@ -177,7 +189,9 @@ fn the_example_config_parses() {
         .replace("${TENCENTCLOUD_SECRET_ID}", "AKIDexample")
         .replace("${TENCENTCLOUD_SECRET_KEY}", "example-key")
         .replace("${HUAWEICLOUD_SDK_AK}", "AKexample")
-        .replace("${HUAWEICLOUD_SDK_SK}", "example-key");
+        .replace("${HUAWEICLOUD_SDK_SK}", "example-key")
+        .replace("${ALIBABA_CLOUD_ACCESS_KEY_ID}", "LTAIexample")
+        .replace("${ALIBABA_CLOUD_ACCESS_KEY_SECRET}", "example-secret");
     let config = Config::parse(&text).unwrap_or_else(|e| panic!("config.example.yaml: {e}"));
     // The example shows every provider kind.
     let mut kinds: Vec<&str> = config

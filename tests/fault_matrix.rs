@@ -150,6 +150,10 @@ fn account(name: &str, kind: &str, endpoint: SocketAddr) -> (String, SimAccount)
             format!("{{secret_id: {id}, secret_key: {secret}}}"),
             SimAccount::tencent(&id, &secret),
         ),
+        Cloud::Alibaba => (
+            format!("{{access_key_id: {id}, access_key_secret: {secret}}}"),
+            SimAccount::alibaba(&id, &secret),
+        ),
     };
     let provider = cloud.name();
     let yaml = format!(

@@ -43,6 +43,8 @@ fn example() -> String {
         .replace("${TENCENTCLOUD_SECRET_KEY}", "example-key")
         .replace("${HUAWEICLOUD_SDK_AK}", "AKexample")
         .replace("${HUAWEICLOUD_SDK_SK}", "example-key")
+        .replace("${ALIBABA_CLOUD_ACCESS_KEY_ID}", "LTAIexample")
+        .replace("${ALIBABA_CLOUD_ACCESS_KEY_SECRET}", "example-secret")
 }
 
 const SECRET_FILE: &str = concat!(
@@ -96,10 +98,13 @@ const EXTREME_VALUES: &[&str] = &[
     "no",
     "tencent",
     "huawei",
+    "alibaba",
     "tencent_postgres",
     "tencent_mysql",
     "tencent_redis",
     "huawei_rds",
+    "alibaba_rds",
+    "alibaba_polardb",
     "${UNSET_VAR_FOR_FUZZ}",
     "${HOME}",
     "x${HOME}y",
@@ -385,6 +390,16 @@ fn with_secrets(config: &Config, value: &str) -> Config {
                     *token = Secret::new(value.to_owned());
                 }
             }
+            Credentials::Alibaba {
+                access_key_secret,
+                security_token,
+                ..
+            } => {
+                *access_key_secret = Secret::new(value.to_owned());
+                if let Some(token) = security_token {
+                    *token = Secret::new(value.to_owned());
+                }
+            }
         }
     }
     config
@@ -399,7 +414,10 @@ fn unredact(printed: &str) -> String {
         .lines()
         .map(|line| {
             let key = line.trim_start().trim_start_matches("- ");
-            if key == format!("secret_key: {REDACTED}") || key == format!("token: {REDACTED}") {
+            let secret = ["secret_key", "token", "access_key_secret", "security_token"]
+                .iter()
+                .any(|name| key == format!("{name}: {REDACTED}"));
+            if secret {
                 line.replace(REDACTED, PLACEHOLDER)
             } else {
                 line.to_owned()

@@ -22,6 +22,11 @@
     reason = "test and demo infrastructure, indexing its own tables"
 )]
 
+mod alibaba;
+mod alibaba_mongodb;
+mod alibaba_polardb;
+mod alibaba_rds;
+mod alibaba_redis;
 mod faults;
 mod generator;
 mod huawei;
@@ -57,6 +62,8 @@ pub(crate) enum Api {
     Tencent(tencent::Action),
     /// A Huawei REST resource, `GET /<version>/{project_id}/<resource>`.
     Huawei(huawei::Resource),
+    /// An Alibaba OpenAPI action, `POST /` with `x-acs-action` and `x-acs-version`.
+    Alibaba(alibaba::Action),
 }
 
 /// One API the simulator serves: the provider kind whose tasks it lists, its route, and what
@@ -87,6 +94,10 @@ const ROUTES: &[Route] = &[
     tencent_mysql::ROUTE,
     tencent_redis::ROUTE,
     huawei_rds::ROUTE,
+    alibaba_rds::ROUTE,
+    alibaba_redis::ROUTE,
+    alibaba_mongodb::ROUTE,
+    alibaba_polardb::ROUTE,
 ];
 
 /// The provider kinds the simulator serves, in route order.
@@ -105,10 +116,11 @@ pub fn sample(kind: &str) -> Option<&'static Sample> {
 /// Credentials the simulator accepts, with the rate limit it enforces for them per API.
 #[derive(Debug, Clone)]
 pub struct SimAccount {
-    /// Tencent SecretId or Huawei AK.
+    /// Tencent SecretId, Huawei AK or Alibaba AccessKey ID.
     pub id: String,
     pub secret: String,
-    /// Required in `X-TC-Token` (Tencent) or `X-Security-Token` (Huawei) when set.
+    /// Required in `X-TC-Token` (Tencent), `X-Security-Token` (Huawei) or
+    /// `x-acs-security-token` (Alibaba) when set.
     pub token: Option<String>,
     /// Requests per second per API before the simulator answers with throttling errors.
     pub rate_limit: f64,
@@ -138,6 +150,11 @@ impl SimAccount {
                 .collect(),
             ..SimAccount::tencent(access_key, secret_key)
         }
+    }
+
+    /// An Alibaba Cloud AccessKey pair: no STS token, 1000 requests per second per API.
+    pub fn alibaba(access_key_id: &str, access_key_secret: &str) -> Self {
+        SimAccount::tencent(access_key_id, access_key_secret)
     }
 
     pub fn with_rate_limit(self, rate_limit: f64) -> Self {
@@ -313,10 +330,13 @@ impl Simulator {
         let route = ROUTES.iter().find(|route| match &route.api {
             Api::Tencent(action) => action.matches(&parts),
             Api::Huawei(resource) => resource.matches(&parts),
+            Api::Alibaba(action) => action.matches(&parts),
         });
         let Some(route) = route else {
             // Tencent's APIs are all POSTs to `/`; anything else is a REST path.
-            return Ok(faults::whole(if parts.uri.path() == "/" {
+            return Ok(faults::whole(if alibaba::is_alibaba(&parts) {
+                alibaba::unknown_action(&parts)
+            } else if parts.uri.path() == "/" {
                 tencent::unknown_action(&parts)
             } else {
                 huawei::not_found()
@@ -334,6 +354,7 @@ impl Simulator {
                 return Ok(faults::whole(match route.api {
                     Api::Tencent(_) => tencent::fault(fault),
                     Api::Huawei(_) => huawei::fault(fault),
+                    Api::Alibaba(_) => alibaba::fault(fault),
                 }));
             }
             Some(Injected::Spoilt(how)) => spoilt = Some(how),
@@ -342,6 +363,7 @@ impl Simulator {
         let answer = match &route.api {
             Api::Tencent(action) => tencent::handle(self, route.kind, action, &parts, &body),
             Api::Huawei(resource) => huawei::handle(self, route.kind, resource, &parts, &body),
+            Api::Alibaba(action) => alibaba::handle(self, route.kind, action, &parts, &body),
         };
         Ok(match spoilt {
             Some(how) => faults::spoil(answer, how).await,

@@ -3,7 +3,7 @@
 //! simulator uses them: parse the Authorization
 //! header, rebuild the request from what was sent, compare signatures.
 
-use cloud_task_simulator::sign::{huawei, tc3};
+use cloud_task_simulator::sign::{acs3, huawei, tc3};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
@@ -540,4 +540,344 @@ fn huawei_signature_covers_what_it_should() {
         huawei::expected_signature("sk", &same, "20240102T030405Z"),
         good
     );
+}
+// ---------------------------------------------------------------- Alibaba ACS3
+
+/// A received ACS3 request as the simulator sees it.
+struct ReceivedAcs3<'a> {
+    method: &'a str,
+    path: &'a str,
+    raw_query: &'a str,
+    /// All headers sent, any case, Authorization included.
+    headers: Vec<(String, String)>,
+    body: &'a [u8],
+}
+
+/// Verifies `r` the simulator's way: parse Authorization, take the named headers
+/// (case-insensitively), parse the raw query, compare. Returns the parsed access key ID.
+fn verify_acs3(name: &str, r: &ReceivedAcs3, secret: &str, expected_sig: &str) -> String {
+    let find = |h: &str| {
+        r.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(h))
+            .map(|(_, v)| v.as_str())
+    };
+    let authorization = find("Authorization").unwrap();
+    let auth = acs3::parse_authorization(authorization)
+        .unwrap_or_else(|| panic!("{name}: authorization did not parse"));
+    assert_eq!(auth.signature, expected_sig, "{name}");
+    let rebuilt = format!(
+        "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={}",
+        auth.access_key_id,
+        auth.signed_headers.join(";"),
+        auth.signature
+    );
+    assert_eq!(rebuilt, authorization, "{name}: round trip");
+    let headers: Vec<(&str, &str)> = auth
+        .signed_headers
+        .iter()
+        .map(|h| (*h, find(h).unwrap_or_else(|| panic!("{name}: no {h}"))))
+        .collect();
+    let owned_query =
+        acs3::parse_query(r.raw_query).unwrap_or_else(|| panic!("{name}: query did not parse"));
+    let query: Vec<(&str, &str)> = owned_query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let req = acs3::Signed {
+        method: r.method,
+        path: r.path,
+        query: &query,
+        headers: &headers,
+        body: r.body,
+    };
+    assert_eq!(
+        acs3::expected_signature(secret, &req),
+        expected_sig,
+        "{name}"
+    );
+    assert_ne!(
+        acs3::expected_signature(&format!("{secret}x"), &req),
+        expected_sig,
+        "{name}: other key"
+    );
+    auth.access_key_id.to_owned()
+}
+
+/// The path and raw query of an absolute URL (`https://host[:port]/path?query`).
+fn acs3_path_and_query(url: &str) -> (&str, &str) {
+    let after_scheme = url.split_once("://").unwrap().1;
+    let path_query = &after_scheme[after_scheme.find('/').unwrap()..];
+    path_query.split_once('?').unwrap_or((path_query, ""))
+}
+
+/// The request of one vector as received.
+fn acs3_received(v: &Value) -> ReceivedAcs3<'_> {
+    let r = &v["request"];
+    assert!(r["body"].is_null(), "RPC requests carry no body");
+    let (path, raw_query) = acs3_path_and_query(s(r, "url"));
+    ReceivedAcs3 {
+        method: s(r, "method"),
+        path,
+        raw_query,
+        headers: header_list(&r["headers"]),
+        body: b"",
+    }
+}
+
+#[test]
+fn acs3_sdk_vectors() {
+    let doc = load("alibaba_vectors.json");
+    let vectors = doc["vectors"].as_array().unwrap();
+    assert_eq!(vectors.len(), 8);
+    for v in vectors {
+        let name = s(v, "name");
+        let (i, e) = (&v["inputs"], &v["expected"]);
+        let sig = s(e, "signature");
+        let received = acs3_received(v);
+        let header = received
+            .headers
+            .iter()
+            .find(|(k, _)| k == "Authorization")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(header, Some(s(e, "authorization")), "{name}");
+        let ak = verify_acs3(name, &received, s(i, "access_key_secret"), sig);
+        assert_eq!(ak, s(i, "access_key_id"), "{name}");
+        let auth = acs3::parse_authorization(s(e, "authorization")).unwrap();
+        assert_eq!(
+            auth.signed_headers.join(";"),
+            s(e, "signed_headers"),
+            "{name}"
+        );
+
+        // parse_query gives back the SDK's input pairs ("+" and "%20" both a space).
+        let mut decoded = acs3::parse_query(received.raw_query).unwrap();
+        decoded.sort();
+        let mut params: Vec<(String, String)> = i["params"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), scalar(v)))
+            .collect();
+        params.sort();
+        assert_eq!(decoded, params, "{name}");
+    }
+    // The vectors cover an STS token (its two headers signed) and a space sent as `+`.
+    let signed_sts = vectors
+        .iter()
+        .any(|v| s(&v["expected"], "signed_headers").contains("x-acs-security-token"));
+    assert!(signed_sts);
+    assert!(
+        vectors
+            .iter()
+            .any(|v| s(&v["request"], "url").contains('+'))
+    );
+}
+
+/// A query the SDK sends with `+` for a space verifies the same when sent with `%20`, or with
+/// its pairs in another order.
+#[test]
+fn acs3_plus_and_percent20_verify_the_same() {
+    let doc = load("alibaba_vectors.json");
+    let v = doc["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| s(&v["request"], "url").contains('+'))
+        .unwrap();
+    let sig = s(&v["expected"], "signature");
+    let secret = s(&v["inputs"], "access_key_secret");
+    let received = acs3_received(v);
+    let plus = received.raw_query;
+    let pct20 = plus.replace('+', "%20");
+    assert_ne!(pct20, plus);
+    assert_eq!(acs3::parse_query(&pct20), acs3::parse_query(plus));
+    let mut reversed: Vec<&str> = plus.split('&').collect();
+    reversed.reverse();
+    let reversed = reversed.join("&");
+    for raw_query in [plus, pct20.as_str(), reversed.as_str()] {
+        let r = ReceivedAcs3 {
+            raw_query,
+            headers: received.headers.clone(),
+            ..received
+        };
+        verify_acs3(raw_query, &r, secret, sig);
+    }
+
+    // And on a request of our own: same signature either way, another for a literal "+".
+    let headers = [("host", "h"), ("x-acs-action", "DescribeHistoryTasks")];
+    let sign = |raw: &str| {
+        let owned = acs3::parse_query(raw).unwrap();
+        let query: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        acs3::expected_signature(
+            "secret",
+            &acs3::Signed {
+                method: "POST",
+                path: "/",
+                query: &query,
+                headers: &headers,
+                body: b"",
+            },
+        )
+    };
+    assert_eq!(
+        sign("InstanceId=a+b&Status=Running"),
+        sign("InstanceId=a%20b&Status=Running")
+    );
+    assert_ne!(
+        sign("InstanceId=a+b&Status=Running"),
+        sign("InstanceId=a%2Bb&Status=Running")
+    );
+}
+
+#[test]
+fn acs3_parse_query_cases() {
+    let q = |s: &str| acs3::parse_query(s);
+    let pairs = |v: &[(&str, &str)]| {
+        Some(
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(q(""), pairs(&[]));
+    assert_eq!(
+        q("a=1&&b&c=&d=x=y"),
+        pairs(&[("a", "1"), ("b", ""), ("c", ""), ("d", "x=y")])
+    );
+    assert_eq!(
+        q("n=%E5%90%8D%e7%a7%b0&p=a+b%2Bc%20d~e"),
+        pairs(&[("n", "名称"), ("p", "a b+c d~e")])
+    );
+    assert_eq!(q("a%3Db+c=%26"), pairs(&[("a=b c", "&")]));
+    for bad in [
+        "a=%",
+        "a=%4",
+        "a=%zz",
+        "a=%G0",
+        "%FF=1",
+        "a=%C3%28",
+        "a=%ED%A0%80",
+    ] {
+        assert_eq!(q(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn acs3_malformed_authorization() {
+    let good = "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=host;x-acs-date,Signature=abcd";
+    let auth = acs3::parse_authorization(good).unwrap();
+    assert_eq!(auth.access_key_id, "AK");
+    assert_eq!(auth.signed_headers, ["host", "x-acs-date"]);
+    assert_eq!(auth.signature, "abcd");
+    // Spaces after the commas and another field order are accepted too.
+    for also_good in [
+        "ACS3-HMAC-SHA256 Credential=AK, SignedHeaders=host;x-acs-date, Signature=abcd",
+        "ACS3-HMAC-SHA256  Signature=abcd,Credential=AK,SignedHeaders=host;x-acs-date",
+    ] {
+        assert_eq!(acs3::parse_authorization(also_good), Some(auth.clone()));
+    }
+    for bad in [
+        "",
+        "ACS3-HMAC-SHA256",
+        "ACS3-HMAC-SHA256 ",
+        "ACS3-HMAC-SHA256Credential=AK,SignedHeaders=host,Signature=abcd",
+        "ACS3-HMAC-SM3 Credential=AK,SignedHeaders=host,Signature=abcd",
+        "ACS3-RSA-SHA256 Credential=AK,SignedHeaders=host,Signature=abcd",
+        "acs3-hmac-sha256 Credential=AK,SignedHeaders=host,Signature=abcd",
+        "TC3-HMAC-SHA256 Credential=AK,SignedHeaders=host,Signature=abcd",
+        "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=host",
+        "ACS3-HMAC-SHA256 Credential=,SignedHeaders=host,Signature=abcd",
+        "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=,Signature=abcd",
+        "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=host,Signature=",
+        "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=host;;x-acs-date,Signature=abcd",
+        "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=host;,Signature=abcd",
+        "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=;host,Signature=abcd",
+        "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=host;Host,Signature=abcd",
+        "ACS3-HMAC-SHA256 Credential=AK,Credential=AK,SignedHeaders=host,Signature=abcd",
+        "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=host,Signature=abcd,Extra=1",
+        "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=host,Signature=abcd,",
+        "ACS3-HMAC-SHA256 Credential AK,SignedHeaders=host,Signature=abcd",
+        "ACS3-HMAC-SHA256 Credential=A K,SignedHeaders=host,Signature=abcd",
+        "ACS3-HMAC-SHA256 Access=AK,SignedHeaders=host,Signature=abcd",
+    ] {
+        assert!(acs3::parse_authorization(bad).is_none(), "{bad:?}");
+    }
+}
+
+#[test]
+fn acs3_signature_covers_what_it_should() {
+    let headers = [
+        ("host", "h"),
+        ("x-acs-action", "DescribeHistoryTasks"),
+        ("x-acs-date", "2024-09-27T05:10:00Z"),
+    ];
+    let base = acs3::Signed {
+        method: "POST",
+        path: "/",
+        query: &[("PageSize", "10"), ("RegionId", "cn-hangzhou")],
+        headers: &headers,
+        body: b"",
+    };
+    let good = acs3::expected_signature("secret", &base);
+    assert_eq!(good.len(), 64);
+    assert!(good.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+    assert_ne!(acs3::expected_signature("secreT", &base), good);
+    let other_headers = [
+        ("host", "h"),
+        ("x-acs-action", "DescribeHistoryTasks"),
+        ("x-acs-date", "2024-09-27T05:10:01Z"),
+    ];
+    let fewer_headers = [("host", "h"), ("x-acs-action", "DescribeHistoryTasks")];
+    let changed = [
+        acs3::Signed {
+            method: "GET",
+            ..base
+        },
+        acs3::Signed {
+            method: "post",
+            ..base
+        },
+        acs3::Signed { path: "/x", ..base },
+        acs3::Signed {
+            query: &[("PageSize", "11"), ("RegionId", "cn-hangzhou")],
+            ..base
+        },
+        acs3::Signed {
+            query: &[("PageSize", "10")],
+            ..base
+        },
+        acs3::Signed {
+            headers: &other_headers,
+            ..base
+        },
+        acs3::Signed {
+            headers: &fewer_headers,
+            ..base
+        },
+        acs3::Signed {
+            body: b"{}",
+            ..base
+        },
+    ];
+    for req in changed {
+        assert_ne!(acs3::expected_signature("secret", &req), good, "{req:?}");
+    }
+    // Query order, header order and case, and whitespace around header values do not matter,
+    // as in the SDK; an empty path is `/`.
+    let reordered = [
+        ("X-Acs-Date", " 2024-09-27T05:10:00Z\t"),
+        ("X-ACS-ACTION", "DescribeHistoryTasks"),
+        ("Host", "h "),
+    ];
+    let same = acs3::Signed {
+        path: "",
+        query: &[("RegionId", "cn-hangzhou"), ("PageSize", "10")],
+        headers: &reordered,
+        ..base
+    };
+    assert_eq!(acs3::expected_signature("secret", &same), good);
 }

@@ -4,6 +4,11 @@
 //! [`ApiResponse`] into a [`Page`] of normalised tasks. The sweep engine does the I/O, so the
 //! seed fixtures test every provider without a socket.
 
+pub mod alibaba;
+pub mod alibaba_mongodb;
+pub mod alibaba_polardb;
+pub mod alibaba_rds;
+pub mod alibaba_redis;
 mod error;
 pub mod huawei;
 pub mod huawei_rds;
@@ -27,6 +32,10 @@ static REGISTRY: &[&dyn Provider] = &[
     &tencent_mysql::PROVIDER,
     &tencent_redis::PROVIDER,
     &huawei_rds::PROVIDER,
+    &alibaba_rds::PROVIDER,
+    &alibaba_redis::PROVIDER,
+    &alibaba_mongodb::PROVIDER,
+    &alibaba_polardb::PROVIDER,
 ];
 
 /// The provider registered under `kind`, e.g. `tencent_postgres`.
@@ -108,6 +117,10 @@ pub trait Provider: Send + Sync {
     fn default_rate_limit(&self) -> f64;
     /// The largest page the API accepts.
     fn max_page_size(&self) -> u32;
+    /// How far back the API keeps tasks, if it says: a longer `lookback` is a config error.
+    fn history(&self) -> Option<std::time::Duration> {
+        None
+    }
     fn build_request(&self, query: &PageQuery) -> Result<ApiRequest, ApiError>;
     fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError>;
 }

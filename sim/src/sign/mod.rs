@@ -1,15 +1,18 @@
-//! The simulator's own implementation of the two request-signing schemes, with which it
+//! The simulator's own implementation of the three request-signing schemes, with which it
 //! *verifies* what the exporter signs: written apart from the exporter's signer, so that a
 //! mistake in it cannot agree with itself.
 //!
 //! - [`tc3`]: Tencent Cloud API 3.0, `TC3-HMAC-SHA256` (rules from tencentcloud-sdk-python-common
 //!   `tencentcloud/common/abstract_client.py` and `tencentcloud/common/sign.py`).
+//! - [`acs3`]: Alibaba Cloud OpenAPI V3, `ACS3-HMAC-SHA256` (rules from alibabacloud-tea-openapi
+//!   0.4.6 `alibabacloud_tea_openapi/utils.py` and `client.py` `do_request`).
 //! - [`huawei`]: Huawei Cloud APIG AK/SK, `SDK-HMAC-SHA256` (rules from huaweicloudsdkcore
 //!   `huaweicloudsdkcore/signer/signer.py`).
 //!
-//! Both are pure functions over what the request carried; tests check them against vectors
+//! All are pure functions over what the request carried; tests check them against vectors
 //! captured from the official SDKs.
 
+pub mod acs3;
 pub mod huawei;
 pub mod tc3;
 
