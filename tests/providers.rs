@@ -15,6 +15,8 @@ const SECRET_KEY: &str = "canary-tencent-key-5d41402abc4b2a76";
 const ACCESS_KEY: &str = "HPUAPROVIDERSEXAMPLE";
 const HUAWEI_KEY: &str = "canary-huawei-key-7215ee9c7d9dc229";
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+const ACCESS_KEY_ID: &str = "LTAIprovidersEXAMPLE";
+const ALIBABA_SECRET: &str = "canary-alibaba-secret-9e107d9d372bb682";
 const TASKS: u64 = 120;
 
 /// One target of the test: the simulated API and what its raw values become.
@@ -41,7 +43,26 @@ fn huawei_id(id: u64) -> String {
     format!("{id:032x}")
 }
 
-const CASES: [Case; 5] = [
+fn alibaba_id(id: u64) -> String {
+    format!("t-{id:016x}")
+}
+
+/// An Alibaba product's case: they differ in kind and region only.
+const fn alibaba(kind: &'static str, region: &'static str, instances: [&'static str; 2]) -> Case {
+    Case {
+        kind,
+        region,
+        account: "alibaba",
+        task_types: [("ModifyInsSpec", "ModifyInsSpec"), ("HaSwitch", "HaSwitch")],
+        instances,
+        // The API has no pause: the simulator writes `Waiting`.
+        paused_as: "pending",
+        multi_instance: false,
+        task_id: alibaba_id,
+    }
+}
+
+const CASES: [Case; 9] = [
     Case {
         kind: "tencent_postgres",
         region: "ap-guangzhou",
@@ -110,6 +131,19 @@ const CASES: [Case; 5] = [
         multi_instance: false,
         task_id: huawei_id,
     },
+    alibaba("alibaba_rds", "cn-hangzhou", ["rm-aaaa0001", "rm-bbbb0002"]),
+    alibaba("alibaba_redis", "cn-shanghai", ["r-aaaa0001", "r-bbbb0002"]),
+    alibaba(
+        "alibaba_mongodb",
+        "cn-shenzhen",
+        ["dds-aaaa0001", "dds-bbbb0002"],
+    ),
+    // PolarDB writes TotalCount as a string.
+    alibaba(
+        "alibaba_polardb",
+        "cn-qingdao",
+        ["pc-aaaa0001", "pc-bbbb0002"],
+    ),
 ];
 
 /// What the test plans for task `i` of a case: raw type, instances, and outcome.
@@ -183,6 +217,7 @@ async fn simulator() -> (Simulator, std::net::SocketAddr) {
         HUAWEI_KEY,
         &[("cn-north-4", PROJECT)],
     ));
+    sim.add_account(SimAccount::alibaba(ACCESS_KEY_ID, ALIBABA_SECRET));
     sim.set_cdb_shape("ap-shanghai", CdbShape::Codes);
     let now = Utc::now().with_nanosecond(0).unwrap();
     for (n, case) in CASES.iter().enumerate() {
@@ -195,7 +230,12 @@ async fn simulator() -> (Simulator, std::net::SocketAddr) {
     (sim.clone(), sim.start().await.unwrap())
 }
 
-fn config(sim: std::net::SocketAddr, tencent_key: &str, huawei_key: &str) -> String {
+fn config(
+    sim: std::net::SocketAddr,
+    tencent_key: &str,
+    huawei_key: &str,
+    alibaba_secret: &str,
+) -> String {
     format!(
         r#"
 global:
@@ -224,6 +264,22 @@ accounts:
       - kind: huawei_rds
         regions: [cn-north-4]
         endpoint: http://{sim}
+  - name: alibaba
+    provider: alibaba
+    credentials: {{access_key_id: {ACCESS_KEY_ID}, access_key_secret: "{alibaba_secret}"}}
+    targets:
+      - kind: alibaba_rds
+        regions: [cn-hangzhou]
+        endpoint: http://{sim}
+      - kind: alibaba_redis
+        regions: [cn-shanghai]
+        endpoint: http://{sim}
+      - kind: alibaba_mongodb
+        regions: [cn-shenzhen]
+        endpoint: http://{sim}
+      - kind: alibaba_polardb
+        regions: [cn-qingdao]
+        endpoint: http://{sim}
 "#
     )
 }
@@ -246,7 +302,7 @@ fn labels<'a>(case: &Case, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_provider_gives_exact_series_for_a_known_task_set() {
     let (_sim, sim_addr) = simulator().await;
-    let exporter = start_exporter(&config(sim_addr, SECRET_KEY, HUAWEI_KEY)).await;
+    let exporter = start_exporter(&config(sim_addr, SECRET_KEY, HUAWEI_KEY, ALIBABA_SECRET)).await;
     let body = scrape(exporter).await;
     let samples = parse(&body);
     promtool_check_metrics(&body);
@@ -355,7 +411,13 @@ async fn every_provider_gives_exact_series_for_a_known_task_set() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_are_auth_errors_for_every_provider() {
     let (_sim, sim_addr) = simulator().await;
-    let exporter = start_exporter(&config(sim_addr, "wrong-tencent-key", "wrong-huawei-key")).await;
+    let exporter = start_exporter(&config(
+        sim_addr,
+        "wrong-tencent-key",
+        "wrong-huawei-key",
+        "wrong-alibaba-secret",
+    ))
+    .await;
     let body = scrape(exporter).await;
     let samples = parse(&body);
     for case in &CASES {
@@ -373,4 +435,67 @@ async fn wrong_credentials_are_auth_errors_for_every_provider() {
         assert!(find(&samples, "cloud_task_tasks", &t).is_empty(), "{t:?}");
     }
     promtool_check_metrics(&body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alibaba_error_answers_count_under_their_outcome() {
+    use common::upstream::{Reply, Upstream};
+    // (HTTP status, Code, outcome): by code first, then by status.
+    let cases = [
+        (400, "Throttling.User", "throttled"),
+        (404, "InvalidAccessKeyId.NotFound", "auth_error"),
+        (400, "SignatureDoesNotMatch", "auth_error"),
+        (403, "Forbidden.RAM", "auth_error"),
+        (500, "InternalError", "server_error"),
+        (503, "ServiceUnavailable", "server_error"),
+        (400, "InvalidParameter", "client_error"),
+    ];
+    let mut accounts = String::new();
+    let mut upstreams = Vec::new();
+    for (i, (status, code, _)) in cases.iter().enumerate() {
+        let body = format!(
+            r#"{{"RequestId": "R-{i}", "HostId": "rds.aliyuncs.com", "Code": "{code}", "Message": "m", "Recommend": "r"}}"#
+        );
+        let status = *status;
+        let (addr, upstream) = Upstream::start(move |_| Reply::Json(status, body.clone())).await;
+        upstreams.push(upstream);
+        accounts.push_str(&format!(
+            r#"
+  - name: case{i}
+    provider: alibaba
+    credentials: {{access_key_id: LTAIcase{i}, access_key_secret: s}}
+    targets:
+      - kind: alibaba_rds
+        regions: [cn-hangzhou]
+        endpoint: http://{addr}
+"#
+        ));
+    }
+    let exporter =
+        start_exporter(&format!("global:\n  min_interval: 0s\naccounts:{accounts}")).await;
+    let samples = parse(
+        &common::scrape_with(exporter, &[("X-Prometheus-Scrape-Timeout-Seconds", "10")]).await,
+    );
+    for (i, (status, code, outcome)) in cases.iter().enumerate() {
+        let account = format!("case{i}");
+        let target = [
+            ("account", account.as_str()),
+            ("provider", "alibaba_rds"),
+            ("region", "cn-hangzhou"),
+        ];
+        assert_eq!(value(&samples, "cloud_task_up", &target), 0.0, "{code}");
+        let counted = value(
+            &samples,
+            "cloud_task_api_requests_total",
+            &[target.as_slice(), &[("outcome", outcome)]].concat(),
+        );
+        assert!(counted >= 1.0, "{status} {code}: {counted} under {outcome}");
+        // Retried only when worth it: throttling and server errors.
+        let retried = matches!(*outcome, "throttled" | "server_error");
+        assert_eq!(
+            counted > 1.0,
+            retried,
+            "{status} {code}: {counted} requests"
+        );
+    }
 }

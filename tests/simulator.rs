@@ -13,17 +13,24 @@ use cloud_task_simulator::{SimAccount, SimOutcome, SimTask, Simulator};
 
 const TENCENT_REGION: &str = "ap-shanghai";
 const HUAWEI_REGION: &str = "cn-north-4";
+const ALIBABA_REGION: &str = "cn-hangzhou";
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
-const KINDS: [&str; 4] = [
+const KINDS: [&str; 8] = [
     "tencent_postgres",
     "tencent_mysql",
     "tencent_redis",
     "huawei_rds",
+    "alibaba_rds",
+    "alibaba_redis",
+    "alibaba_mongodb",
+    "alibaba_polardb",
 ];
 
 fn region(kind: &str) -> &'static str {
     if kind == "huawei_rds" {
         HUAWEI_REGION
+    } else if kind.starts_with("alibaba_") {
+        ALIBABA_REGION
     } else {
         TENCENT_REGION
     }
@@ -40,6 +47,11 @@ async fn simulator(rate_limit: f64) -> (Simulator, reqwest::Url) {
     sim.add_account(
         SimAccount::huawei("HWSIMAK", "sim-sk", &[(HUAWEI_REGION, PROJECT)])
             .with_token("security-token")
+            .with_rate_limit(rate_limit),
+    );
+    sim.add_account(
+        SimAccount::alibaba("STS.LTAIsim", "sim-secret")
+            .with_token("sts-token")
             .with_rate_limit(rate_limit),
     );
     let now = Utc::now();
@@ -68,7 +80,15 @@ async fn simulator(rate_limit: f64) -> (Simulator, reqwest::Url) {
 /// `token`.
 fn credentials(kind: &str, key: Option<&str>, token: Option<Option<&str>>) -> Credentials {
     let secret = |default: &str| Secret::new(key.unwrap_or(default).to_owned());
-    if kind == "huawei_rds" {
+    if kind.starts_with("alibaba_") {
+        Credentials::Alibaba {
+            access_key_id: "STS.LTAIsim".into(),
+            access_key_secret: secret("sim-secret"),
+            security_token: token
+                .unwrap_or(Some("sts-token"))
+                .map(|t| Secret::new(t.to_owned())),
+        }
+    } else if kind == "huawei_rds" {
         Credentials::Huawei {
             access_key: "HWSIMAK".into(),
             secret_key: secret("sim-sk"),
@@ -167,6 +187,11 @@ async fn pages_larger_than_the_api_allows_are_invalid() {
             51,
             "DBS.200001: Invalid parameter limit=\"51\"",
         ),
+        (
+            "alibaba_polardb",
+            101,
+            "InvalidParameter: The specified parameter \"PageSize\" is not valid",
+        ),
     ] {
         let err = ask(kind, &endpoint, &good(kind), last(120), (0, limit))
             .await
@@ -206,6 +231,8 @@ async fn bad_signatures_and_tokens_are_auth_failures() {
                 "APIGW.0301: Incorrect IAM authentication information: verify aksk signature fail",
                 "APIGW.0301: Incorrect IAM authentication information: the security token",
             )
+        } else if kind.starts_with("alibaba_") {
+            ("SignatureDoesNotMatch:", "InvalidSecurityToken.Mismatch:")
         } else {
             ("AuthFailure.SignatureFailure:", "AuthFailure.TokenFailure:")
         };
@@ -260,6 +287,7 @@ async fn requests_above_the_rate_are_throttled_in_each_protocol() {
         ("tencent_postgres", "RequestLimitExceeded:"),
         ("tencent_redis", "RequestLimitExceeded:"),
         ("huawei_rds", "APIGW.0308:"),
+        ("alibaba_mongodb", "Throttling.User:"),
     ] {
         let first = ask(kind, &endpoint, &good(kind), last(120), (0, 10)).await;
         assert!(first.is_ok(), "{kind}: {first:?}");
