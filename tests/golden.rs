@@ -25,6 +25,8 @@ const SECRET_KEY: &str = "golden-secret-key";
 const ACCESS_KEY: &str = "HWGOLDENEXAMPLE00000";
 const HUAWEI_KEY: &str = "golden-huawei-secret";
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+const ACCESS_KEY_ID: &str = "LTAIgoldenEXAMPLE";
+const ALIBABA_SECRET: &str = "golden-alibaba-secret";
 
 /// Metrics whose values depend on timing, not on the world.
 const VARYING: [&str; 8] = [
@@ -181,6 +183,30 @@ fn world(t0: DateTime<Utc>) -> Vec<(&'static str, &'static str, Vec<SimTask>)> {
             ),
         ),
         (
+            "alibaba_rds",
+            "cn-hangzhou",
+            tasks(
+                t0,
+                plan(
+                    ["RestartDBInstance", "ModifyDBInstanceSpec"],
+                    ["rm-aaaa0001", "rm-bbbb0002"],
+                    false,
+                ),
+            ),
+        ),
+        (
+            "alibaba_polardb",
+            "cn-qingdao",
+            tasks(
+                t0,
+                plan(
+                    ["ChangeVariable", "RestartDBNode"],
+                    ["pc-aaaa0001", "pc-bbbb0002"],
+                    false,
+                ),
+            ),
+        ),
+        (
             "huawei_rds",
             "cn-north-4",
             tasks(
@@ -220,6 +246,16 @@ accounts:
     targets:
       - kind: huawei_rds
         regions: [cn-north-4]
+        endpoint: http://{sim}
+  - name: golden-alibaba
+    provider: alibaba
+    credentials: {{access_key_id: {ACCESS_KEY_ID}, access_key_secret: {ALIBABA_SECRET}}}
+    targets:
+      - kind: alibaba_rds
+        regions: [cn-hangzhou]
+        endpoint: http://{sim}
+      - kind: alibaba_polardb
+        regions: [cn-qingdao]
         endpoint: http://{sim}
 "#
     )
@@ -321,6 +357,7 @@ async fn the_exposition_of_a_fixed_world_is_unchanged() {
         HUAWEI_KEY,
         &[("cn-north-4", PROJECT)],
     ));
+    sim.add_account(SimAccount::alibaba(ACCESS_KEY_ID, ALIBABA_SECRET));
     sim.set_cdb_shape("ap-shanghai", CdbShape::Codes);
     let world = world(t0);
     {
