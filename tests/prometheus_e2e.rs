@@ -1,7 +1,8 @@
 //! The dashboard and the rule files against a real Prometheus scraping the real binary in
 //! `--demo` mode: the target is healthy, the rule files load and evaluate, every query of the
 //! dashboard, of its variables and of the rules parses, and every panel and variable query
-//! returns data from the demo within about a minute.
+//! returns data from the demo within about a minute, and every registered provider kind is up
+//! with tasks stored.
 //!
 //! Needs `prometheus` on the PATH: skipped without it, except under `CI=true`, where it fails.
 
@@ -412,6 +413,26 @@ async fn a_real_prometheus_scraping_the_demo_has_data_for_every_panel() {
         "Prometheus should have loaded and evaluated the {expected} rules without error: {:#?}",
         loaded.1
     );
+
+    // Every registered provider kind is in the demo, up, with tasks Prometheus has stored.
+    let kinds = cloud_task_exporter::providers::names().len() as f64;
+    let every_kind = [
+        "count(count by (provider) (cloud_task_up == 1))",
+        "count(count by (provider) (cloud_task_tasks))",
+    ];
+    let seen = loop {
+        let mut seen = Vec::new();
+        for expr in every_kind {
+            seen.push((expr, api.query(expr).await.unwrap_or_default()));
+        }
+        let all = seen.iter().all(|(_, values)| values.as_slice() == [kinds]);
+        if all || !processes.try_again(deadline).await {
+            break seen;
+        }
+    };
+    for (expr, values) in seen {
+        assert_eq!(values, [kinds], "{expr}: every one of the {kinds} kinds");
+    }
 
     eprintln!(
         "{} panel queries, {} variable queries and {} rule expressions checked in {:.1?}",
