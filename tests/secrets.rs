@@ -18,7 +18,17 @@ use common::{parse, scrape, value};
 const KEY_CANARY: &str = "CANARY-key-5f1c9a7e-from-a-file";
 const TOKEN_CANARY: &str = "CANARY-token-0b2d44e1-from-the-environment";
 const WRONG_CANARY: &str = "CANARY-wrong-key-93ae2f60-inline";
-const CANARIES: [&str; 3] = [KEY_CANARY, TOKEN_CANARY, WRONG_CANARY];
+const ALIBABA_SECRET_CANARY: &str = "CANARY-alibaba-secret-71c3e8d2-inline";
+const ALIBABA_TOKEN_CANARY: &str = "CANARY-alibaba-sts-a94f10b6-from-the-environment";
+const ALIBABA_WRONG_CANARY: &str = "CANARY-alibaba-wrong-2be6c7f9-inline";
+const CANARIES: [&str; 6] = [
+    KEY_CANARY,
+    TOKEN_CANARY,
+    WRONG_CANARY,
+    ALIBABA_SECRET_CANARY,
+    ALIBABA_TOKEN_CANARY,
+    ALIBABA_WRONG_CANARY,
+];
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
 fn assert_no_canary(what: &str, text: &str) {
@@ -41,6 +51,14 @@ async fn no_canary_secret_is_shown_anywhere() {
         "HWcanaryBAD",
         "the-real-huawei-key",
         &[("cn-north-4", PROJECT)],
+    ));
+    sim.add_account(
+        SimAccount::alibaba("LTAIcanaryGOOD", ALIBABA_SECRET_CANARY)
+            .with_token(ALIBABA_TOKEN_CANARY),
+    );
+    sim.add_account(SimAccount::alibaba(
+        "LTAIcanaryBAD",
+        "the-real-alibaba-secret",
     ));
     sim.world().add(
         "tencent_postgres",
@@ -89,12 +107,34 @@ accounts:
       - kind: huawei_rds
         regions: [cn-north-4]
         endpoint: http://{sim_addr}
+  - name: ali-good
+    provider: alibaba
+    credentials:
+      access_key_id: LTAIcanaryGOOD
+      access_key_secret: {ALIBABA_SECRET_CANARY}
+      security_token: ${{CTE_CANARY_STS}}
+    targets:
+      - kind: alibaba_rds
+        regions: [cn-hangzhou]
+        endpoint: http://{sim_addr}
+  - name: ali-bad
+    provider: alibaba
+    credentials:
+      access_key_id: LTAIcanaryBAD
+      access_key_secret: {ALIBABA_WRONG_CANARY}
+    targets:
+      - kind: alibaba_polardb
+        regions: [cn-hangzhou]
+        endpoint: http://{sim_addr}
 "#,
             key_file = key_file.display()
         ),
     )
     .unwrap();
-    let env = [("CTE_CANARY_TOKEN", TOKEN_CANARY)];
+    let env = [
+        ("CTE_CANARY_TOKEN", TOKEN_CANARY),
+        ("CTE_CANARY_STS", ALIBABA_TOKEN_CANARY),
+    ];
 
     let config_arg = format!("--config.file={}", config.display());
     let daemon = Daemon::start(&[&config_arg, "--log.level=debug"], &env);
@@ -105,6 +145,7 @@ accounts:
         let samples = parse(&body);
         let up = |account| value(&samples, "cloud_task_up", &[("account", account)]);
         assert_eq!((up("good"), up("bad")), (1.0, 0.0), "{body}");
+        assert_eq!((up("ali-good"), up("ali-bad")), (1.0, 0.0), "{body}");
         shown.push(body);
     }
     let landing = client
@@ -157,7 +198,11 @@ accounts:
     );
     let quiet = logs
         .lines()
-        .filter(|l| l.contains("\"level\":\"DEBUG\"") && l.contains("logged before"))
+        .filter(|l| {
+            l.contains("\"level\":\"DEBUG\"")
+                && l.contains("logged before")
+                && l.contains("\"account\":\"bad\"")
+        })
         .count();
     assert_eq!(
         quiet, 3,
@@ -167,6 +212,14 @@ accounts:
         failures[0].contains("auth_error") && failures[0].contains("request_id"),
         "{}",
         failures[0]
+    );
+    let alibaba = logs
+        .lines()
+        .find(|l| l.contains("\"sweep failed\"") && l.contains("\"account\":\"ali-bad\""))
+        .unwrap_or_else(|| panic!("no failure logged for ali-bad:\n{logs}"));
+    assert!(
+        alibaba.contains("SignatureDoesNotMatch") && alibaba.contains("request_id"),
+        "{alibaba}"
     );
     // And warned about the key file anyone can read, naming the file, not its contents.
     let warning = logs
@@ -183,7 +236,7 @@ accounts:
     let output = Command::new(BIN)
         .args(["--check-config", "--log.level=debug", "--config.file"])
         .arg(&config)
-        .env("CTE_CANARY_TOKEN", TOKEN_CANARY)
+        .envs(env)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
