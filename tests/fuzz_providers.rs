@@ -81,8 +81,11 @@ fn seeds() -> Vec<(&'static str, Value)> {
     seeds
 }
 
-/// The field names the four APIs use, so that added keys sometimes mean something.
+/// The field names the APIs use, so that added keys sometimes mean something.
 const FIELDS: &[&str] = &[
+    "PageNumber",
+    "ReasonCode",
+    "RemainTime",
     "Response",
     "RequestId",
     "Error",
@@ -412,6 +415,8 @@ fn page_bytes(page: &Page) -> usize {
 fn stated_total(kind: &str, body: &Value) -> Option<f64> {
     let total = if kind.starts_with("tencent_") {
         &body["Response"]["TotalCount"]
+    } else if kind.starts_with("alibaba_") {
+        &body["TotalCount"]
     } else {
         &body["total_count"]
     };
@@ -429,6 +434,9 @@ fn page_fields(kind: &str) -> &'static [&'static str] {
         "tencent_mysql" => &["TotalCount", "Items"],
         "tencent_redis" => &["TotalCount", "Tasks"],
         "huawei_rds" => &["total_count", "tasks"],
+        "alibaba_rds" | "alibaba_redis" | "alibaba_mongodb" | "alibaba_polardb" => {
+            &["TotalCount", "Items"]
+        }
         other => panic!("no page fields known for {other}; add them here"),
     }
 }
@@ -668,6 +676,8 @@ proptest! {
         let mut doc = doc.clone();
         if kind.starts_with("tencent_") {
             doc["Response"]["TotalCount"] = total.clone();
+        } else if kind.starts_with("alibaba_") {
+            doc["TotalCount"] = total.clone();
         } else {
             doc["total_count"] = total.clone();
         }

@@ -172,6 +172,89 @@ fn huawei_table() -> Vec<(u16, String, Expect)> {
     ]
 }
 
+/// Alibaba's four products share one answer format.
+const ALIBABA: [&str; 4] = [
+    "alibaba_rds",
+    "alibaba_redis",
+    "alibaba_mongodb",
+    "alibaba_polardb",
+];
+
+fn alibaba_table() -> Vec<(u16, String, Expect)> {
+    use Expect::{Error, Page};
+    use Outcome::{AuthError, BadResponse, ClientError, ServerError, Throttled};
+    let good = r#"{"TaskId": "t-1", "TaskType": "HaSwitch", "InstanceId": "r-1", "Status": "Running", "Progress": 10.0, "StartTime": "2024-01-01T00:00:00Z"}"#;
+    vec![
+        (200, String::new(), Error(BadResponse)),
+        (200, "[]".into(), Error(BadResponse)),
+        (
+            200,
+            r#"{"TotalCount": 1, "Items": ["#.into(),
+            Error(BadResponse),
+        ),
+        (
+            200,
+            r#"{"RequestId": "r", "Items": []}"#.into(),
+            Error(BadResponse),
+        ),
+        (
+            200,
+            r#"{"TotalCount": "x", "Items": []}"#.into(),
+            Error(BadResponse),
+        ),
+        (
+            200,
+            r#"{"TotalCount": 1, "Items": {}}"#.into(),
+            Error(BadResponse),
+        ),
+        (
+            200,
+            r#"{"TotalCount": "0"}"#.into(),
+            Page {
+                tasks: 0,
+                skipped: 0,
+            },
+        ),
+        (
+            200,
+            format!(
+                r#"{{"TotalCount": 4, "Items": [null, {{"TaskId": "t-7"}}, {{"StartTime": "2024-01-01T00:00:00Z"}}, {good}]}}"#
+            ),
+            Page {
+                tasks: 1,
+                skipped: 3,
+            },
+        ),
+        (
+            302,
+            format!(r#"{{"TotalCount": 1, "Items": [{good}]}}"#),
+            Error(ClientError),
+        ),
+        (403, "<html>forbidden</html>".into(), Error(AuthError)),
+        (
+            400,
+            r#"{"Code": "Throttling.User", "Message": "m"}"#.into(),
+            Error(Throttled),
+        ),
+        (
+            404,
+            r#"{"Code": "InvalidAccessKeyId.NotFound"}"#.into(),
+            Error(AuthError),
+        ),
+        (
+            400,
+            r#"{"Code": "InvalidParameter"}"#.into(),
+            Error(ClientError),
+        ),
+        (
+            500,
+            r#"{"Code": "InternalError"}"#.into(),
+            Error(ServerError),
+        ),
+        (503, "<html>unavailable</html>".into(), Error(ServerError)),
+    ]
+}
+
 fn read(kind: &str, status: u16, body: &str) -> Expect {
     let provider = providers::lookup(kind).expect("registered");
     match provider.parse_response(&ApiResponse {
@@ -208,7 +291,13 @@ fn malformed_answers_of_every_provider() {
         );
         rows += 1;
     }
-    assert_eq!(rows, 3 * 16 + 14);
+    for kind in ALIBABA {
+        for (status, body, expect) in alibaba_table() {
+            assert_eq!(read(kind, status, &body), expect, "{kind}: {status} {body}");
+            rows += 1;
+        }
+    }
+    assert_eq!(rows, 3 * 16 + 14 + 4 * 15);
 }
 
 /// A loopback HTTP server that answers every request with `status` and `body`.

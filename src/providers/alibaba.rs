@@ -94,18 +94,20 @@ impl Provider for AlibabaApi {
     fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
         let body: Value = match serde_json::from_slice(response.body) {
             Ok(body) => body,
-            Err(e) if response.status < 400 => {
+            Err(e) if response.status == 200 => {
                 return Err(ApiError::bad_response(format!("not JSON: {e}"), None));
             }
             Err(_) => Value::Null,
         };
         let field = |name: &str| body.get(name).and_then(text);
         let request_id = field("RequestId");
-        if response.status >= 400 {
+        // An error is an HTTP status of 400 or more (the SDK's rule); any other status but
+        // 200 is not an answer either.
+        if response.status != 200 {
             let code = field("Code").unwrap_or_else(|| format!("HTTP{}", response.status));
             return Err(ApiError::Provider {
                 outcome: classify_error(response.status, &code),
-                message: field("Message").unwrap_or_default(),
+                message: field("Message").unwrap_or_else(|| "unexpected HTTP status".into()),
                 code,
                 http_status: response.status,
                 request_id,
