@@ -11,15 +11,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cloud_task_exporter::demo;
+use cloud_task_exporter::{demo, providers};
 use cloud_task_simulator::{Faults, Framing, Spoilt};
-
-const KINDS: [&str; 4] = [
-    "tencent_postgres",
-    "tencent_mysql",
-    "tencent_redis",
-    "huawei_rds",
-];
 
 /// The faults one kind goes through, a minute each.
 fn rotation() -> Vec<(&'static str, Faults)> {
@@ -217,8 +210,8 @@ async fn main() {
                 break;
             }
             minute = this_minute;
-            let names: Vec<String> = KINDS
-                .iter()
+            let names: Vec<String> = providers::names()
+                .into_iter()
                 .enumerate()
                 .map(|(i, kind)| {
                     let (name, faults) =
