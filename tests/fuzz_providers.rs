@@ -84,6 +84,10 @@ fn seeds() -> Vec<(&'static str, Value)> {
 /// The field names the APIs use, so that added keys sometimes mean something.
 const FIELDS: &[&str] = &[
     "PageNumber",
+    "TaskList",
+    "ID",
+    "Process",
+    "ErrMsg",
     "ReasonCode",
     "RemainTime",
     "Response",
@@ -433,6 +437,7 @@ fn page_fields(kind: &str) -> &'static [&'static str] {
         "tencent_postgres" => &["TotalCount", "TaskSet"],
         "tencent_mysql" => &["TotalCount", "Items"],
         "tencent_redis" => &["TotalCount", "Tasks"],
+        "tencent_cynosdb" => &["TotalCount", "TaskList"],
         "huawei_rds" => &["total_count", "tasks"],
         "alibaba_rds" | "alibaba_redis" | "alibaba_mongodb" | "alibaba_polardb" => {
             &["TotalCount", "Items"]

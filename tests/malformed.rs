@@ -20,7 +20,7 @@ enum Expect {
 }
 
 /// The list key of each Tencent API, and its well-formed task entry.
-const TENCENT: [(&str, &str, &str); 3] = [
+const TENCENT: [(&str, &str, &str); 4] = [
     (
         "tencent_postgres",
         "TaskSet",
@@ -35,6 +35,11 @@ const TENCENT: [(&str, &str, &str); 3] = [
         "tencent_redis",
         "Tasks",
         r#"{"TaskId": 1, "StartTime": "2024-01-01 08:00:00", "Result": 1, "TaskType": "012", "InstanceId": "crs-1", "Progress": 0.1}"#,
+    ),
+    (
+        "tencent_cynosdb",
+        "TaskList",
+        r#"{"ID": 1, "StartTime": "2024-01-01 08:00:00", "Status": "success", "TaskType": "taskCreateCluster", "InstanceId": "cynosdbmysql-1", "Process": 100}"#,
     ),
 ];
 
@@ -297,7 +302,7 @@ fn malformed_answers_of_every_provider() {
             rows += 1;
         }
     }
-    assert_eq!(rows, 3 * 16 + 14 + 4 * 15);
+    assert_eq!(rows, 4 * 16 + 14 + 4 * 15);
 }
 
 /// A loopback HTTP server that answers every request with `status` and `body`.

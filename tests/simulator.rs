@@ -15,10 +15,11 @@ const TENCENT_REGION: &str = "ap-shanghai";
 const HUAWEI_REGION: &str = "cn-north-4";
 const ALIBABA_REGION: &str = "cn-hangzhou";
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "tencent_postgres",
     "tencent_mysql",
     "tencent_redis",
+    "tencent_cynosdb",
     "huawei_rds",
     "alibaba_rds",
     "alibaba_redis",
@@ -286,6 +287,7 @@ async fn requests_above_the_rate_are_throttled_in_each_protocol() {
     for (kind, code) in [
         ("tencent_postgres", "RequestLimitExceeded:"),
         ("tencent_redis", "RequestLimitExceeded:"),
+        ("tencent_cynosdb", "RequestLimitExceeded:"),
         ("huawei_rds", "APIGW.0308:"),
         ("alibaba_mongodb", "Throttling.User:"),
     ] {

@@ -33,6 +33,7 @@ mod huawei;
 mod huawei_rds;
 pub mod sign;
 mod tencent;
+mod tencent_cynosdb;
 mod tencent_mysql;
 mod tencent_postgres;
 mod tencent_redis;
@@ -93,6 +94,7 @@ const ROUTES: &[Route] = &[
     tencent_postgres::ROUTE,
     tencent_mysql::ROUTE,
     tencent_redis::ROUTE,
+    tencent_cynosdb::ROUTE,
     huawei_rds::ROUTE,
     alibaba_rds::ROUTE,
     alibaba_redis::ROUTE,

@@ -13,6 +13,7 @@ mod error;
 pub mod huawei;
 pub mod huawei_rds;
 pub mod tencent;
+pub mod tencent_cynosdb;
 pub mod tencent_mysql;
 pub mod tencent_postgres;
 pub mod tencent_redis;
@@ -31,6 +32,7 @@ static REGISTRY: &[&dyn Provider] = &[
     &tencent_postgres::PROVIDER,
     &tencent_mysql::PROVIDER,
     &tencent_redis::PROVIDER,
+    &tencent_cynosdb::PROVIDER,
     &huawei_rds::PROVIDER,
     &alibaba_rds::PROVIDER,
     &alibaba_redis::PROVIDER,
