@@ -125,9 +125,6 @@ mod tests {
         assert_eq!(task.start_time, utc("2024-06-27T08:18:07Z"));
         assert_eq!(task.end_time, Some(utc("2024-06-27T08:18:12Z")));
         assert_eq!(task.message, None);
-        // The older, placeholder example still has the shape.
-        let old = testing::fixture(&PROVIDER, "tccli_example2.json");
-        assert_eq!(old.tasks.len() + old.skipped as usize, 1);
     }
 
     #[test]
