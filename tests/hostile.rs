@@ -537,3 +537,38 @@ async fn a_flood_of_wrong_passwords_does_not_starve_a_remembered_login() {
     );
     assert!(!daemon.logs().iter().any(|l| l.contains("panicked")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_not_followed_with_the_session_token() {
+    // Before: reqwest followed up to 10 redirects, and strips only Authorization and cookies
+    // on the way, so a token header reached whatever host the answer named.
+    let (elsewhere, elsewhere_upstream) =
+        Upstream::start(|_| Reply::Json(200, postgres_page("0", &[]))).await;
+    let location = format!("http://localhost:{}/", elsewhere.port());
+    let (redirecting, _) = Upstream::start(move |_| Reply::Redirect(location.clone())).await;
+    let account = format!(
+        r#"
+  - name: redirected
+    provider: tencent
+    credentials: {{secret_id: id, secret_key: key, token: CANARY-session-token}}
+    targets:
+      - kind: tencent_postgres
+        regions: [ap-guangzhou]
+        endpoint: http://{redirecting}
+"#
+    );
+    let exporter = start_exporter(&config(&[account])).await;
+    let samples = parse(&scrape_in_time(exporter, 5).await);
+    let target = target("redirected", "tencent_postgres", "ap-guangzhou");
+    assert_eq!(value(&samples, "cloud_task_up", &labels(&target, &[])), 0.0);
+    let client_error = labels(&target, &[("outcome", "client_error")]);
+    assert_eq!(
+        value(&samples, "cloud_task_api_requests_total", &client_error),
+        1.0
+    );
+    assert_eq!(
+        elsewhere_upstream.request_count(),
+        0,
+        "the redirect was followed"
+    );
+}

@@ -82,6 +82,10 @@ impl Engine {
         let client = reqwest::Client::builder()
             .user_agent(concat!("cloud-task-exporter/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
+            // A redirect would carry the session-token headers (X-TC-Token,
+            // X-Security-Token, x-acs-security-token) to another host: the APIs never
+            // redirect, so a 3xx is an answer, and an error.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| EngineError::Client(e.to_string()))?;
         let mut targets = Vec::new();

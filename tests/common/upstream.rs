@@ -19,6 +19,8 @@ pub enum Reply {
     Huge { bytes: usize, content_length: bool },
     /// Read the request, then say nothing, ever.
     Hang,
+    /// `307 Temporary Redirect` to this URL.
+    Redirect(String),
 }
 
 /// The requests seen so far (request line, headers and body) and how many body bytes were
@@ -59,6 +61,12 @@ impl Upstream {
                             );
                             let _ = stream.write_all(head.as_bytes()).await;
                             let _ = stream.write_all(json.as_bytes()).await;
+                        }
+                        Reply::Redirect(location) => {
+                            let head = format!(
+                                "HTTP/1.1 307 X\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            );
+                            let _ = stream.write_all(head.as_bytes()).await;
                         }
                         Reply::Huge {
                             bytes,
