@@ -426,6 +426,10 @@ impl RawAccount {
                 "at least one target is required",
             ));
         }
+        // A target is (account, kind, region): the same twice would be one series for two
+        // sweeps.
+        let mut taken: std::collections::HashMap<(String, String), usize> =
+            std::collections::HashMap::new();
         let targets = self
             .targets
             .value
@@ -433,6 +437,21 @@ impl RawAccount {
             .enumerate()
             .map(|(index, target)| {
                 let key = format!("{key}.targets[{index}]");
+                for region in &target.regions.value {
+                    if let Some(first) =
+                        taken.insert((target.kind.value.clone(), region.clone()), index)
+                        && first != index
+                    {
+                        return Err(invalid(
+                            &target.regions,
+                            format!("{key}.regions"),
+                            format!(
+                                "{region} of {} is already watched by targets[{first}] of this account; merge the two (their instance_ids and task_types filters too)",
+                                target.kind.value
+                            ),
+                        ));
+                    }
+                }
                 if let Credentials::Huawei {
                     project_id: None,
                     project_ids,

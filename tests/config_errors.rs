@@ -8,6 +8,10 @@ use cloud_task_exporter::config::Config;
 /// (file, the whole message after "<path>: ").
 const CASES: &[(&str, &str)] = &[
     (
+        "invalid-duplicate-target.yaml",
+        "accounts[0].targets[1].regions: cn-hangzhou of alibaba_rds is already watched by targets[0] of this account; merge the two (their instance_ids and task_types filters too) at line 10, column 18",
+    ),
+    (
         "invalid-alibaba-credential-of-other-cloud.yaml",
         "accounts[0].credentials.secret_key: is not a credential of provider alibaba, which takes access_key_id, access_key_secret and security_token at line 5, column 7",
     ),
