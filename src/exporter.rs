@@ -199,7 +199,8 @@ impl Exporter {
                     );
                 }
                 let targets = next.engine.targets().len();
-                let added = targets + removed.len() - current.engine.targets().len();
+                let added =
+                    (targets + removed.len()).saturating_sub(current.engine.targets().len());
                 self.metrics.config_reloaded(true, unix_now());
                 *self
                     .current

@@ -6,7 +6,8 @@
 //! Written from the official Python SDK (alibabacloud-tea-openapi 0.4.6 and the product SDKs'
 //! `models/_describe_history_tasks_*`): the request fields, `PageSize` 10 to 100, times as
 //! `yyyy-MM-ddTHH:mm:ssZ` in UTC, 30 days of history, and the `Items[]` shape. The HTTP
-//! statuses of the errors are the simulator's choice; the exporter reads the codes.
+//! statuses of the errors, and the codes the SDK does not name, are the simulator's choice; the
+//! exporter reads the codes.
 
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -216,6 +217,30 @@ fn authenticate(
             400,
             "InvalidTimeStamp.Expired",
             "Specified time stamp or date value is expired.",
+        ));
+    }
+    // The payload hash is signed; it must also be the body's.
+    if header(parts, "x-acs-content-sha256") != Some(super::sign::sha256_hex(body).as_str()) {
+        return Err(ApiFault::new(
+            400,
+            "InvalidParameter.ContentSHA256",
+            "x-acs-content-sha256 is not the SHA-256 of the body.",
+        ));
+    }
+    if let Some(token) = &account.token
+        && header(parts, "x-acs-security-token") != Some(token.as_str())
+    {
+        return Err(ApiFault::new(
+            400,
+            "InvalidSecurityToken.Mismatch",
+            "Specified security token is not valid.",
+        ));
+    }
+    if account.token.is_some() && !parsed.signed_headers.contains(&"x-acs-security-token") {
+        return Err(ApiFault::new(
+            400,
+            "IncompleteSignature",
+            "x-acs-security-token must be signed.",
         ));
     }
     let mut headers = Vec::new();

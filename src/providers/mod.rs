@@ -173,6 +173,17 @@ pub(crate) fn read_page<I: IntoIterator<Item = Task>>(
     Ok(page)
 }
 
+/// At most the first 64 bytes of a value from an answer, cut at a character boundary: a note
+/// that quotes one is logged once per distinct text, and must not be as long as the answer.
+pub(crate) fn clip(text: &str) -> &str {
+    const MAX: usize = 64;
+    let mut end = text.len().min(MAX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
+}
+
 /// A string field that may come as a string or a number; empty and null are `None`.
 pub fn text(value: &Value) -> Option<String> {
     match value {

@@ -21,7 +21,7 @@
 use serde_json::{Value, json};
 
 use super::tencent::{self, TencentApi};
-use super::{Page, PageQuery, number, read_page, text};
+use super::{Page, PageQuery, clip, number, read_page, text};
 use crate::task::{Task, TaskStatus, percent_to_ratio};
 
 /// The provider: everything above the page format is Tencent's shared `impl`.
@@ -72,11 +72,15 @@ pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
     let start_time = ["StartTime", "CreateTime"]
         .iter()
         .find_map(|name| entry[*name].as_str().and_then(tencent::parse_time))
-        .ok_or_else(|| format!("task {id} has no readable StartTime or CreateTime"))?;
+        .ok_or("a task has no readable StartTime or CreateTime")?;
     let raw_status = entry["Status"].as_str().unwrap_or_default();
     let status = status(raw_status);
-    let note = (status == TaskStatus::Unknown)
-        .then(|| format!("undocumented Status {raw_status:?} counted as unknown"));
+    let note = (status == TaskStatus::Unknown).then(|| {
+        format!(
+            "undocumented Status {:?} counted as unknown",
+            clip(raw_status)
+        )
+    });
     let task = Task {
         task_type: text(&entry["TaskType"]).unwrap_or_else(|| "unknown".into()),
         instance_id: first_text(entry, &["InstanceId", "ClusterId"]).unwrap_or_default(),

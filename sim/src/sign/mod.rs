@@ -17,7 +17,7 @@ pub mod huawei;
 pub mod tc3;
 
 /// Lower-case hex SHA-256 of `data`.
-fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
 }
