@@ -329,6 +329,23 @@ mod tests {
     }
 
     #[test]
+    fn a_region_the_sdk_does_not_list_follows_its_rule() {
+        // DDS's rule names the product `dds`, though its map writes `mongodb.<region>`.
+        assert_eq!(
+            alibaba_mongodb::PROVIDER.default_endpoint("xx-unlisted-1"),
+            "https://dds.xx-unlisted-1.aliyuncs.com"
+        );
+        assert_eq!(
+            alibaba_mongodb::PROVIDER.default_endpoint("ap-south-1"),
+            "https://mongodb.ap-south-1.aliyuncs.com"
+        );
+        assert_eq!(
+            alibaba_rds::PROVIDER.default_endpoint("xx-unlisted-1"),
+            "https://rds.xx-unlisted-1.aliyuncs.com"
+        );
+    }
+
+    #[test]
     fn the_request_asks_for_one_page_of_the_window_and_signs_every_header() {
         let endpoint = reqwest::Url::parse("http://127.0.0.1:8080").unwrap();
         let credentials = Credentials::Alibaba {
