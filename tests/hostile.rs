@@ -572,3 +572,31 @@ async fn a_redirect_is_not_followed_with_the_session_token() {
         "the redirect was followed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_smaller_than_asked_for_are_refused_not_skipped_over() {
+    // An API that caps its pages at 20 while the exporter pages by 100 would have the tasks
+    // from 20 to 99 skipped, silently: the sweep must fail instead.
+    let start = tencent_now();
+    let tasks: Vec<String> = (0..20)
+        .map(|i| postgres_task(i, &start, "Running"))
+        .collect();
+    let page = postgres_page("150", &tasks);
+    let (capped, upstream) = Upstream::start(move |_| Reply::Json(200, page.clone())).await;
+    let exporter = start_exporter(&config(&[tencent_account(
+        "capped",
+        "tencent_postgres",
+        capped,
+        "",
+    )]))
+    .await;
+    let samples = parse(&scrape_in_time(exporter, 5).await);
+    let target = target("capped", "tencent_postgres", "ap-guangzhou");
+    assert_eq!(value(&samples, "cloud_task_up", &labels(&target, &[])), 0.0);
+    assert!(find_tasks(&samples).is_empty());
+    assert_eq!(upstream.request_count(), 1);
+}
+
+fn find_tasks(samples: &[common::Sample]) -> Vec<&common::Sample> {
+    common::find(samples, "cloud_task_tasks", &[])
+}

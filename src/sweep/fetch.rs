@@ -66,6 +66,17 @@ impl Target {
             // An empty first page ends the walk even if the total promised more.
             return Ok(tasks);
         }
+        if first_read < u64::from(limit) && total > first_read {
+            // Paging on by `limit` would skip what lies between this page's end and the
+            // next offset: the API caps its pages lower than it says (or than was guessed).
+            return Err(ApiError::bad_response(
+                format!(
+                    "asked for {limit} tasks a page and got {first_read} of a total of {total}: \
+                     the API's pages are smaller than the exporter assumes, which would skip tasks"
+                ),
+                first.request_id,
+            ));
+        }
         let step = u64::from(limit.max(1));
         let mut next = step;
         // Tasks that start during the sweep can raise the total: fetch until no page says
