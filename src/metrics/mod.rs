@@ -60,6 +60,10 @@ pub struct Metrics {
     /// they last had a task in the window: the counters go once they have had none for a
     /// lookback, or with the target when a reload removes it.
     seen: Mutex<HashMap<TargetLabels, Seen>>,
+    /// The targets of the engine in force. Events of others (a sweep of a generation a
+    /// reload has replaced, still finishing) are dropped, or they would bring back the series
+    /// of a removed target for good.
+    registered: Mutex<HashSet<TargetLabels>>,
     /// Counts that went to series created by the same sweep: see [`Deferred`].
     deferred: Mutex<Deferred>,
 }
@@ -208,6 +212,7 @@ impl Metrics {
             reload_successful: Gauge::default(),
             reload_timestamp: FloatGauge::default(),
             seen: Mutex::default(),
+            registered: Mutex::default(),
             deferred: Mutex::default(),
         }
     }
@@ -235,6 +240,10 @@ impl Metrics {
     /// `increase()` see the first error instead of a series appearing out of nowhere.
     pub fn register_target(&self, target: &TargetId) {
         let target = &TargetLabels::from(target);
+        self.registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(target.clone());
         for outcome in Outcome::ALL {
             drop(self.api_requests.get_or_create(&OutcomeLabels {
                 target: target.clone(),
@@ -348,6 +357,10 @@ impl Metrics {
     /// disappears from the exposition instead of lingering as a flat line.
     pub fn forget_target(&self, target: &TargetId) {
         let target = &TargetLabels::from(target);
+        self.registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(target);
         for outcome in Outcome::ALL {
             self.api_requests.remove(&OutcomeLabels {
                 target: target.clone(),
@@ -410,11 +423,25 @@ impl Metrics {
     }
 }
 
-/// The engine's events, counted.
+impl Metrics {
+    /// The label set of `target`, if it is a target of the engine in force.
+    fn registered(&self, target: &TargetId) -> Option<TargetLabels> {
+        let labels = TargetLabels::from(target);
+        self.registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&labels)
+            .then_some(labels)
+    }
+}
+
+/// The engine's events, counted (for the targets of the engine in force).
 impl Observer for Metrics {
     /// Counts one API request, by outcome, with how long it took.
     fn api_request(&self, target: &TargetId, outcome: Outcome, seconds: f64) {
-        let target = &TargetLabels::from(target);
+        let Some(target) = &self.registered(target) else {
+            return;
+        };
         self.api_requests
             .get_or_create(&OutcomeLabels {
                 target: target.clone(),
@@ -431,18 +458,24 @@ impl Observer for Metrics {
 
     /// Counts entries of a page that were not usable tasks and were skipped.
     fn skipped_entries(&self, target: &TargetId, entries: u64) {
-        let target = &TargetLabels::from(target);
+        let Some(target) = &self.registered(target) else {
+            return;
+        };
         self.skipped_entries.get_or_create(target).inc_by(entries);
     }
 
     /// Counts a scrape that gave up waiting for the sweep another scrape had started.
     fn sweep_wait_timeout(&self, target: &TargetId) {
-        let target = &TargetLabels::from(target);
+        let Some(target) = &self.registered(target) else {
+            return;
+        };
         self.sweep_wait_timeouts.get_or_create(target).inc();
     }
 
     fn rate_limit_wait(&self, target: &TargetId, seconds: f64) {
-        let target = &TargetLabels::from(target);
+        let Some(target) = &self.registered(target) else {
+            return;
+        };
         self.rate_limit_wait.get_or_create(target).inc_by(seconds);
     }
 
@@ -450,13 +483,17 @@ impl Observer for Metrics {
     /// failure is an increase that `increase()` and alerts can see, not a new series; `at` is
     /// when it had a task in the window.
     fn task_seen(&self, target: &TargetId, instance_id: &str, task_type: &str, at: DateTime<Utc>) {
-        let target = &TargetLabels::from(target);
+        let Some(target) = &self.registered(target) else {
+            return;
+        };
         self.note_seen(target, instance_id, task_type, at);
     }
 
     /// Counts a task seen finishing, once: the caller deduplicates by task id.
     fn task_finished(&self, target: &TargetId, task: &Task, at: DateTime<Utc>) {
-        let target = &TargetLabels::from(target);
+        let Some(target) = &self.registered(target) else {
+            return;
+        };
         let new_series = self.note_seen(target, &task.instance_id, &task.task_type, at);
         let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
         let finished = StatusLabels {
@@ -491,7 +528,9 @@ impl Observer for Metrics {
     }
 
     fn window_moved(&self, target: &TargetId, window_start: DateTime<Utc>) {
-        self.forget_unseen(target, window_start);
+        if self.registered(target).is_some() {
+            self.forget_unseen(target, window_start);
+        }
     }
 }
 
@@ -507,6 +546,7 @@ mod tests {
             kind: "tencent_postgres",
             region: "r".into(),
         };
+        metrics.register_target(&target);
         let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let task = |id: &str| Task {
             id: id.into(),
@@ -519,7 +559,6 @@ mod tests {
             end_time: Some(start + chrono::Duration::seconds(30)),
             message: None,
         };
-        metrics.register_target(&target);
         metrics.api_request(&target, Outcome::Ok, 0.1);
         metrics.task_finished(&target, &task("1"), start);
         metrics.encode(&[]);
@@ -553,6 +592,25 @@ mod tests {
     }
 
     #[test]
+    fn events_of_a_target_no_longer_in_force_are_dropped() {
+        // A sweep of the generation a reload replaced may still be finishing: its events must
+        // not bring the removed target's series back, for good.
+        let metrics = Metrics::new(&[60.0], true);
+        let target = TargetId {
+            account: "gone".into(),
+            kind: "tencent_postgres",
+            region: "r".into(),
+        };
+        metrics.register_target(&target);
+        metrics.forget_target(&target);
+        metrics.api_request(&target, Outcome::Ok, 0.1);
+        metrics.skipped_entries(&target, 1);
+        metrics.task_seen(&target, "i", "Backup", chrono::Utc::now());
+        let text = metrics.encode(&[]);
+        assert!(!text.contains("account=\"gone\""), "{text}");
+    }
+
+    #[test]
     fn a_new_series_is_shown_at_0_before_its_first_count() {
         let metrics = Metrics::new(&[60.0], true);
         let target = TargetId {
@@ -560,6 +618,7 @@ mod tests {
             kind: "tencent_postgres",
             region: "r".into(),
         };
+        metrics.register_target(&target);
         let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let failed = |id: &str| Task {
             id: id.into(),
@@ -619,6 +678,7 @@ mod tests {
                 kind: "huawei_rds",
                 region: "r".into(),
             };
+            metrics.register_target(&target);
             let t0 = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
             let hours = |h: i64| t0 + chrono::Duration::hours(h);
             let finished = |id: &str, instance: &str| Task {
