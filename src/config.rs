@@ -738,11 +738,20 @@ impl RawTarget {
                 "at least one region is required",
             ));
         }
-        if let Some(region) = regions.value.iter().find(|r| r.trim().is_empty()) {
+        // A region goes into hostnames and URLs: only what region names are made of.
+        let is_region = |r: &str| {
+            (1..=64).contains(&r.len())
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !r.starts_with('-')
+        };
+        if let Some(region) = regions.value.iter().find(|r| !is_region(r)) {
             return Err(invalid(
                 regions,
                 regions_key,
-                format!("{region:?} is not a region"),
+                format!(
+                    "{region:?} is not a region (lowercase letters, digits and '-', like ap-guangzhou or cn-north-4)"
+                ),
             ));
         }
         let mut seen = std::collections::HashSet::new();

@@ -8,6 +8,10 @@ use cloud_task_exporter::config::Config;
 /// (file, the whole message after "<path>: ").
 const CASES: &[(&str, &str)] = &[
     (
+        "invalid-region-name.yaml",
+        r#"accounts[0].targets[0].regions: "evil.example/x?" is not a region (lowercase letters, digits and '-', like ap-guangzhou or cn-north-4) at line 7, column 18"#,
+    ),
+    (
         "invalid-duplicate-target.yaml",
         "accounts[0].targets[1].regions: cn-hangzhou of alibaba_rds is already watched by targets[0] of this account; merge the two (their instance_ids and task_types filters too) at line 10, column 18",
     ),
