@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{auth_fields, hmac_sha256, sha256_hex, strip_algorithm};
+pub use super::parse_query;
+use super::{auth_fields, hmac_sha256, python_strip, quote, sha256_hex, strip_algorithm};
 
 /// The algorithm name that opens the Authorization header and the string to sign
 /// (`do_request`: `self._signature_algorithm or 'ACS3-HMAC-SHA256'`).
@@ -66,82 +67,6 @@ pub fn parse_authorization(header: &str) -> Option<Authorization<'_>> {
         signed_headers,
         signature,
     })
-}
-
-/// Splits a raw query string (no `?`) into decoded (name, value) pairs in order: items split on
-/// `&` (empty items skipped), name and value at the first `=` (no `=`: empty value), `+` read as
-/// a space and `%XX` decoded, as in `application/x-www-form-urlencoded`. `None` if an escape is
-/// not two hex digits or the bytes are not UTF-8. The SDK sends its query with
-/// `urllib.parse.urlencode` (darabonba-core `core.py`), so a space arrives as `+`; a client that
-/// sends `%20` instead decodes to the same pairs.
-pub fn parse_query(query: &str) -> Option<Vec<(String, String)>> {
-    let mut pairs = Vec::new();
-    for item in query.split('&').filter(|item| !item.is_empty()) {
-        let (name, value) = match item.split_once('=') {
-            Some((name, value)) => (name, value),
-            None => (item, ""),
-        };
-        pairs.push((decode_component(name)?, decode_component(value)?));
-    }
-    Some(pairs)
-}
-
-/// The value of one ASCII hex digit, either case.
-fn from_hex(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Form-decodes one query component for [`parse_query`]: `+` is a space, `%XX` a byte, and
-/// the result must be UTF-8.
-fn decode_component(raw: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut rest = raw.bytes();
-    while let Some(byte) = rest.next() {
-        let decoded = match byte {
-            b'%' => {
-                let high = from_hex(rest.next()?)?;
-                let low = from_hex(rest.next()?)?;
-                (high << 4) | low
-            }
-            b'+' => b' ',
-            other => other,
-        };
-        bytes.push(decoded);
-    }
-    String::from_utf8(bytes).ok()
-}
-
-/// Python's `urllib.parse.quote(value, safe='~', encoding='utf-8')`, as
-/// `get_canonical_query_string` applies it to each value: every UTF-8 byte except
-/// `A-Z a-z 0-9 - _ . ~` becomes `%XX` with upper-case hex (so a space is `%20`, never `+`).
-fn quote(value: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            for nibble in [byte >> 4, byte & 0x0f] {
-                if let Some(&digit) = HEX.get(usize::from(nibble)) {
-                    out.push(char::from(digit));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// What Python's `str.strip()` removes from a header value (`get_canonicalized_headers`:
-/// `to_str(v).strip()`): the characters for which `str.isspace()` holds, which are Rust's
-/// whitespace plus the separators U+001C..=U+001F.
-fn python_strip(value: &str) -> &str {
-    value.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }
 
 /// The canonical query (`get_canonical_query_string`): pairs sorted by name (Python's code-point

@@ -1,7 +1,10 @@
 //! Huawei Cloud APIG AK/SK signature, `SDK-HMAC-SHA256`, as the official Python SDK computes it
 //! (huaweicloudsdkcore 3.1.219, `huaweicloudsdkcore/signer/signer.py` class `Signer`).
 
-use super::{auth_fields, hmac_sha256, sha256_hex, strip_algorithm};
+pub use super::parse_query;
+use super::{
+    auth_fields, hex_digit, hmac_sha256, python_strip, quote, sha256_hex, strip_algorithm,
+};
 
 /// The algorithm name that opens the Authorization header and the string to sign
 /// (`Signer._ALGORITHM`).
@@ -62,47 +65,6 @@ pub fn parse_authorization(header: &str) -> Option<Authorization<'_>> {
     })
 }
 
-/// Splits a raw query string (no `?`) into decoded (name, value) pairs in order: items split on
-/// `&` (empty items skipped), name and value at the first `=` (no `=`: empty value), `+` read as
-/// a space and `%XX` decoded as in `application/x-www-form-urlencoded`. `None` if an escape is
-/// not two hex digits or the bytes are not UTF-8. The SDK itself never sends `+` or a bare name
-/// (`Signer.process_request_uri` sends the canonical query, where both are escaped).
-pub fn parse_query(query: &str) -> Option<Vec<(String, String)>> {
-    query
-        .split('&')
-        .filter(|item| !item.is_empty())
-        .map(|item| {
-            let (name, value) = item.split_once('=').unwrap_or((item, ""));
-            Some((form_decode(name)?, form_decode(value)?))
-        })
-        .collect()
-}
-
-/// Value of one ASCII hex digit.
-fn hex_digit(b: u8) -> Option<u8> {
-    char::from(b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
-}
-
-/// Strict form decoding for [`parse_query`].
-fn form_decode(s: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        out.push(match b {
-            b'+' => b' ',
-            b'%' => {
-                let hi = hex_digit(bytes.next()?)?;
-                let lo = hex_digit(bytes.next()?)?;
-                hi << 4 | lo
-            }
-            _ => b,
-        });
-    }
-    String::from_utf8(out).ok()
-}
-
 /// Lenient percent-decoding of a path, like Python's `urllib.parse.unquote` that the SDK uses
 /// in `_process_canonical_uri`: a `%` not followed by two hex digits is kept as is, and invalid
 /// UTF-8 becomes U+FFFD.
@@ -126,36 +88,12 @@ fn unquote(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Percent-encodes the UTF-8 bytes of `s`, keeping only `A-Z a-z 0-9 - _ . ~` (the SDK's
-/// `Signer._url_encode`, Python `quote(s, safe='~')`), with upper-case hex.
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Trims what Python's `str.strip()` trims (`_process_canonical_headers`): Unicode whitespace
-/// plus the separators U+001C..U+001F.
-fn py_strip(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-}
-
 /// The canonical URI (`_process_canonical_uri`): the path decoded, split on `/`, each segment
 /// re-encoded, joined, and a `/` appended unless it already ends in one. An encoded `%2F` thus
 /// becomes a separator.
 fn canonical_uri(path: &str) -> String {
     let decoded = unquote(path);
-    let mut uri = decoded
-        .split('/')
-        .map(url_encode)
-        .collect::<Vec<_>>()
-        .join("/");
+    let mut uri = decoded.split('/').map(quote).collect::<Vec<_>>().join("/");
     if !uri.ends_with('/') {
         uri.push('/');
     }
@@ -170,7 +108,7 @@ fn canonical_query(query: &[(&str, &str)]) -> String {
     pairs.sort_unstable();
     pairs
         .iter()
-        .map(|(name, value)| format!("{}={}", url_encode(name), url_encode(value)))
+        .map(|(name, value)| format!("{}={}", quote(name), quote(value)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -182,7 +120,7 @@ fn canonical_request(request: &Signed) -> String {
     let mut headers: Vec<(String, &str)> = request
         .headers
         .iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), py_strip(value)))
+        .map(|(name, value)| (name.to_ascii_lowercase(), python_strip(value)))
         .collect();
     headers.sort_by(|a, b| a.0.cmp(&b.0));
     let canonical_headers: String = headers
@@ -336,6 +274,6 @@ mod tests {
             "POST\n/x/\n\nhost:h\nx-sdk-content-sha256:UNSIGNED-PAYLOAD\n\
              x-sdk-date:20240102T030405Z\n\nhost;x-sdk-content-sha256;x-sdk-date\nUNSIGNED-PAYLOAD"
         );
-        assert_eq!(py_strip("\u{1f} v \u{3000}"), "v");
+        assert_eq!(python_strip("\u{1f} v \u{3000}"), "v");
     }
 }

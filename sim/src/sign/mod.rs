@@ -68,3 +68,69 @@ fn strip_algorithm<'a>(header: &'a str, algorithm: &str) -> Option<&'a str> {
     let params = rest.trim_start_matches(' ');
     (params.len() < rest.len()).then_some(params)
 }
+
+/// Splits a raw query string (no `?`) into decoded (name, value) pairs in order: items split on
+/// `&` (empty items skipped), name and value at the first `=` (no `=`: empty value), `+` read as
+/// a space and `%XX` decoded, as in `application/x-www-form-urlencoded`. `None` if an escape is
+/// not two hex digits or the bytes are not UTF-8. Alibaba's SDK sends its query with
+/// `urllib.parse.urlencode` (darabonba-core `core.py`), so a space arrives as `+`; a client that
+/// sends `%20` decodes to the same pairs. Huawei's SDK sends the canonical query, where both
+/// are escaped.
+pub fn parse_query(query: &str) -> Option<Vec<(String, String)>> {
+    query
+        .split('&')
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (name, value) = item.split_once('=').unwrap_or((item, ""));
+            Some((form_decode(name)?, form_decode(value)?))
+        })
+        .collect()
+}
+
+/// The value of one ASCII hex digit, either case.
+fn hex_digit(digit: u8) -> Option<u8> {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
+}
+
+/// Form-decodes one query component for [`parse_query`]: `+` is a space, `%XX` a byte, and
+/// the result must be UTF-8.
+fn form_decode(raw: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.bytes();
+    while let Some(byte) = bytes.next() {
+        out.push(match byte {
+            b'+' => b' ',
+            b'%' => {
+                let high = hex_digit(bytes.next()?)?;
+                let low = hex_digit(bytes.next()?)?;
+                (high << 4) | low
+            }
+            other => other,
+        });
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Python's `urllib.parse.quote(value, safe='~', encoding='utf-8')`, as both SDKs apply it
+/// (Alibaba's `get_canonical_query_string`, Huawei's `Signer._url_encode`): every UTF-8 byte
+/// except `A-Z a-z 0-9 - _ . ~` becomes `%XX` with upper-case hex (a space is `%20`, never `+`).
+fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// What Python's `str.strip()` removes from a header value, as both SDKs strip them: the
+/// characters for which `str.isspace()` holds, which are Rust's whitespace plus the separators
+/// U+001C..=U+001F.
+fn python_strip(value: &str) -> &str {
+    value.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
