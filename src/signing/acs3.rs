@@ -10,6 +10,7 @@
 //! "ACS3-HMAC-SHA256\n" + hex(SHA-256(canonical request))))`: no key derivation, no scope.
 //! The query is sent in its canonical form, so what is signed is what is sent.
 
+pub use super::encode;
 use super::{hmac_sha256, sha256_hex};
 
 pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
@@ -28,20 +29,6 @@ pub struct Acs3Request<'a> {
     /// Every header sent but `Authorization`, `host` (with its port, if any) among them.
     pub headers: &'a [(&'a str, &'a str)],
     pub body: &'a [u8],
-}
-
-/// Percent-encodes everything but `A-Z a-z 0-9 - _ . ~`, with upper-case hex, over UTF-8
-/// bytes (`urllib.parse.quote(v, safe='~')`, `utils.py` `_get_canonical_query_string`).
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// `key=value` pairs sorted by key (by code point, as Python sorts strings), values encoded,

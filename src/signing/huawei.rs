@@ -6,6 +6,7 @@
 //! headers are every signed header, lowercased and trimmed. The query is sent in the same
 //! encoded form, so what is signed is what is sent.
 
+pub use super::encode;
 use super::{hmac_sha256, sha256_hex};
 
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
@@ -21,20 +22,6 @@ pub struct HuaweiRequest<'a> {
     /// The headers to sign, `Host` (with its port, if any) and `X-Sdk-Date` among them.
     pub headers: &'a [(&'a str, &'a str)],
     pub body: &'a [u8],
-}
-
-/// Percent-encodes everything but the unreserved characters `A-Z a-z 0-9 - _ . ~`, as the
-/// signer does for path segments, query keys and query values.
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// Undoes [`encode`] (and any other `%XX`); `None` for a bad escape or bytes that are not

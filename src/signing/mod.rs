@@ -8,6 +8,21 @@ pub mod tc3;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+/// Percent-encodes everything but the unreserved characters `A-Z a-z 0-9 - _ . ~`, with
+/// upper-case hex, over UTF-8 bytes: Python's `quote(text, safe='~')`, as Huawei's signer
+/// applies it to path segments and query keys and values, and Alibaba's to query values.
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
