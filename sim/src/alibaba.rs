@@ -16,10 +16,11 @@ use hyper::Response;
 use hyper::http::request::Parts;
 use serde_json::{Value, json};
 
+pub(crate) use super::HttpFault as ApiFault;
 use super::faults::Substitute;
 use super::sign::acs3;
 use super::world::{SimState, SimTask};
-use super::{SimAccount, Simulator, json_response, request_id};
+use super::{SimAccount, Simulator, json_response, query_param, request_id};
 
 /// `x-acs-date` further than this from the server's clock is refused.
 const MAX_CLOCK_SKEW_SECONDS: i64 = 15 * 60;
@@ -46,23 +47,7 @@ impl Action {
     }
 }
 
-/// An error answer: HTTP status, code and message.
-#[derive(Debug)]
-pub struct ApiFault {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-}
-
 impl ApiFault {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiFault {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
     fn signature_mismatch() -> Self {
         ApiFault::new(
             400,
@@ -277,15 +262,8 @@ fn authenticate(
     Ok(account)
 }
 
-fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 fn time_param(query: &[(String, String)], name: &str) -> Result<DateTime<Utc>, ApiFault> {
-    let text = param(query, name).ok_or_else(|| {
+    let text = query_param(query, name).ok_or_else(|| {
         ApiFault::new(
             400,
             "MissingParameter",
@@ -309,7 +287,7 @@ fn int_param(
     default: i64,
     range: std::ops::RangeInclusive<i64>,
 ) -> Result<i64, ApiFault> {
-    let Some(text) = param(query, name) else {
+    let Some(text) = query_param(query, name) else {
         return Ok(default);
     };
     text.parse::<i64>()
@@ -334,7 +312,7 @@ fn describe_history_tasks(
     action: &Action,
     query: &[(String, String)],
 ) -> Result<Value, ApiFault> {
-    let region = param(query, "RegionId")
+    let region = query_param(query, "RegionId")
         .filter(|r| !r.is_empty())
         .ok_or_else(|| {
             ApiFault::new(

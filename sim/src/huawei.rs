@@ -10,6 +10,7 @@ use hyper::Response;
 use hyper::http::request::Parts;
 use serde_json::{Value, json};
 
+pub(crate) use super::HttpFault as ApiFault;
 use super::faults::Substitute;
 use super::sign::huawei as sign;
 use super::{SimAccount, Simulator, json_response};
@@ -41,23 +42,7 @@ impl Resource {
     }
 }
 
-/// A gateway or service error: HTTP status, code and message.
-#[derive(Debug)]
-pub struct ApiFault {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-}
-
 impl ApiFault {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiFault {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
     fn unauthenticated(message: &str) -> Self {
         ApiFault::new(
             401,

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::huawei::{ApiFault, Resource};
 use super::world::{SimState, SimTask};
-use super::{Api, Route, Sample, Simulator};
+use super::{Api, Route, Sample, Simulator, query_param};
 
 /// `GET /v3/{project_id}/tasklist`.
 pub const ROUTE: Route = Route {
@@ -33,13 +33,6 @@ pub const ROUTE: Route = Route {
     },
 };
 
-fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 fn invalid(message: String) -> ApiFault {
     ApiFault::new(400, "DBS.200001", message)
 }
@@ -50,7 +43,7 @@ fn int(
     default: i64,
     range: std::ops::RangeInclusive<i64>,
 ) -> Result<i64, ApiFault> {
-    let Some(text) = param(query, name) else {
+    let Some(text) = query_param(query, name) else {
         return Ok(default);
     };
     text.parse::<i64>()
@@ -66,7 +59,7 @@ fn int(
 }
 
 fn millis(query: &[(String, String)], name: &str) -> Result<Option<DateTime<Utc>>, ApiFault> {
-    param(query, name)
+    query_param(query, name)
         .map(|text| {
             text.parse::<i64>()
                 .ok()

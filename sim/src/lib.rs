@@ -374,6 +374,33 @@ impl Simulator {
     }
 }
 
+/// An error answer of an API that puts it in the HTTP status (Huawei's and Alibaba's): status,
+/// code and message; each protocol writes it in its own envelope.
+#[derive(Debug)]
+pub(crate) struct HttpFault {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl HttpFault {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        HttpFault {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The value of query parameter `name`, decoded; the first if it is repeated.
+fn query_param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 fn json_response(status: u16, value: &serde_json::Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
     *response.status_mut() =
