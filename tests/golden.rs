@@ -218,6 +218,42 @@ fn world(t0: DateTime<Utc>) -> Vec<(&'static str, &'static str, Vec<SimTask>)> {
                 ),
             ),
         ),
+        (
+            "huawei_gaussdb",
+            "cn-north-4",
+            tasks(
+                t0,
+                plan(
+                    ["BackupSnapshotGaussDBV5InInstance", "ResizeGaussDBV5Flavor"],
+                    ["gauss-aaaa0001", "gauss-bbbb0002"],
+                    false,
+                ),
+            ),
+        ),
+        (
+            "huawei_taurusdb",
+            "cn-north-4",
+            tasks(
+                t0,
+                plan(
+                    ["AddGaussDBforMySQLNodes", "RebootGaussDBforMySQLInstance"],
+                    ["taurus-aaaa0001", "taurus-bbbb0002"],
+                    false,
+                ),
+            ),
+        ),
+        (
+            "huawei_dds",
+            "cn-north-4",
+            tasks(
+                t0,
+                plan(
+                    ["MongodbSnapshotBackup", "RestartReplicaSetInstance"],
+                    ["dds-aaaa0001", "dds-bbbb0002"],
+                    false,
+                ),
+            ),
+        ),
     ]
 }
 
@@ -245,6 +281,15 @@ accounts:
     credentials: {{access_key: {ACCESS_KEY}, secret_key: {HUAWEI_KEY}, project_id: {PROJECT}}}
     targets:
       - kind: huawei_rds
+        regions: [cn-north-4]
+        endpoint: http://{sim}
+      - kind: huawei_gaussdb
+        regions: [cn-north-4]
+        endpoint: http://{sim}
+      - kind: huawei_taurusdb
+        regions: [cn-north-4]
+        endpoint: http://{sim}
+      - kind: huawei_dds
         regions: [cn-north-4]
         endpoint: http://{sim}
   - name: golden-alibaba

@@ -600,3 +600,98 @@ async fn pages_smaller_than_asked_for_are_refused_not_skipped_over() {
 fn find_tasks(samples: &[common::Sample]) -> Vec<&common::Sample> {
     common::find(samples, "cloud_task_tasks", &[])
 }
+
+fn huawei_account(name: &str, kind: &str, endpoint: SocketAddr, extra: &str) -> String {
+    format!(
+        r#"
+  - name: {name}
+    provider: huawei
+    credentials: {{access_key: ak, secret_key: sk, project_id: p}}
+    targets:
+      - kind: {kind}
+        regions: [cn-north-4]
+        endpoint: http://{endpoint}
+{extra}"#
+    )
+}
+
+/// The number after `name=` in a request's query, if any.
+fn query_number(request: &str, name: &str) -> Option<u64> {
+    let start = request.find(&format!("{name}="))? + name.len() + 1;
+    let digits: String = request[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_pages_without_a_total_are_read_no_longer_than_the_deadline_allows() {
+    // DDS may leave `total_count` out: the sweep then pages until a page is not full. An API
+    // whose pages are always full must not keep it going past the deadline or the rate.
+    let created = (Utc::now() - chrono::Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%S+0000");
+    let (addr, upstream) = Upstream::start(move |request| {
+        let offset = query_number(request, "offset").unwrap_or(0);
+        let jobs: Vec<String> = (offset..offset + 100)
+            .map(|id| {
+                format!(
+                    r#"{{"id": "j{id}", "name": "RestartInstance", "instance_id": "i1", "status": "Completed", "progress": "", "created_at": "{created}", "ended_at": "{created}"}}"#
+                )
+            })
+            .collect();
+        Reply::Json(200, format!(r#"{{"jobs": [{}]}}"#, jobs.join(",")))
+    })
+    .await;
+    let exporter = start_exporter(&config(&[huawei_account(
+        "endless",
+        "huawei_dds",
+        addr,
+        "        rate_limit: 20\n",
+    )]))
+    .await;
+    let samples = parse(&scrape_in_time(exporter, 3).await);
+    let target = target("endless", "huawei_dds", "cn-north-4");
+    assert_eq!(value(&samples, "cloud_task_up", &labels(&target, &[])), 0.0);
+    assert!(find_tasks(&samples).is_empty());
+    // One page, then at most one a turn of the limiter within the 3 s.
+    let sent = upstream.request_count();
+    assert!((2..=1 + 3 * 20 + 1).contains(&sent), "{sent} requests");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_that_reads_offset_as_a_page_number_is_refused_not_skipped_over() {
+    // Huawei's Terraform provider sends openGauss page numbers as `offset`, where the
+    // reference says records. Were the API to read them so, offset 100 would be page 100:
+    // empty while the total says 250. The sweep must fail, not report the first 100 tasks.
+    let created = (Utc::now() - chrono::Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%S+0000");
+    let (addr, upstream) = Upstream::start(move |request| {
+        let page = query_number(request, "offset").unwrap_or(0).max(1);
+        let first = (page - 1) * 100;
+        let tasks: Vec<String> = (first..(first + 100).min(250))
+            .map(|id| {
+                format!(
+                    r#"{{"job_id": "j{id}", "name": "ResizeGaussDBV5Flavor", "status": "Completed", "process": null, "created_at": "{created}", "ended_at": "{created}", "instance_info": {{"instance_id": "i1"}}}}"#
+                )
+            })
+            .collect();
+        Reply::Json(
+            200,
+            format!(r#"{{"tasks": [{}], "total_count": 250}}"#, tasks.join(",")),
+        )
+    })
+    .await;
+    let exporter = start_exporter(&config(&[huawei_account(
+        "pages",
+        "huawei_gaussdb",
+        addr,
+        "",
+    )]))
+    .await;
+    let samples = parse(&scrape_in_time(exporter, 5).await);
+    let target = target("pages", "huawei_gaussdb", "cn-north-4");
+    assert_eq!(value(&samples, "cloud_task_up", &labels(&target, &[])), 0.0);
+    let bad = labels(&target, &[("outcome", "bad_response")]);
+    assert!(value(&samples, "cloud_task_api_requests_total", &bad) >= 1.0);
+    assert!(find_tasks(&samples).is_empty());
+    assert!(upstream.request_count() <= 3);
+}

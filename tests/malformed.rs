@@ -117,27 +117,66 @@ fn tencent_table(list: &str, good: &str) -> Vec<(u16, String, Expect)> {
     ]
 }
 
-fn huawei_table() -> Vec<(u16, String, Expect)> {
+/// The list key of each Huawei API, its well-formed task entry, and whether its answers may
+/// leave the total out (DDS).
+const HUAWEI: [(&str, &str, &str, bool); 4] = [
+    (
+        "huawei_rds",
+        "tasks",
+        r#"{"id": "a1", "name": "RebootInstance", "instance_id": "i1", "status": "Running", "process": "10", "create_time": "2024-01-01T00:00:00+0000"}"#,
+        false,
+    ),
+    (
+        "huawei_gaussdb",
+        "tasks",
+        r#"{"job_id": "a1", "name": "ResizeGaussDBV5Flavor", "instance_info": {"instance_id": "i1"}, "status": "Running", "process": "10", "created_at": "2024-01-01T08:00:00+0800"}"#,
+        false,
+    ),
+    (
+        "huawei_taurusdb",
+        "jobs",
+        r#"{"job_id": "a1", "job_name": "RebootGaussDBforMySQLInstance", "instance_id": "i1", "status": "Pending", "process": "", "created_time": "2024-01-01T00:00:00+0000"}"#,
+        false,
+    ),
+    (
+        "huawei_dds",
+        "jobs",
+        r#"{"id": "a1", "name": "RestartInstance", "instance_id": "i1", "status": "Running", "progress": "10%", "created_at": "2024-01-01T00:00:00+0000"}"#,
+        true,
+    ),
+];
+
+fn huawei_table(list: &str, good: &str, total_optional: bool) -> Vec<(u16, String, Expect)> {
     use Expect::{Error, Page};
     use Outcome::{AuthError, BadResponse, ClientError, ServerError, Throttled};
-    let good = r#"{"id": "a1", "name": "RebootInstance", "instance_id": "i1", "status": "Running", "process": "10", "create_time": "2024-01-01T00:00:00+0000"}"#;
     vec![
         (200, String::new(), Error(BadResponse)),
         (200, "[]".into(), Error(BadResponse)),
         (
             200,
-            r#"{"total_count": 1, "tasks": ["#.into(),
-            Error(BadResponse),
-        ),
-        (200, r#"{"tasks": []}"#.into(), Error(BadResponse)),
-        (
-            200,
-            r#"{"total_count": "x", "tasks": []}"#.into(),
+            format!(r#"{{"total_count": 1, "{list}": ["#),
             Error(BadResponse),
         ),
         (
             200,
-            r#"{"total_count": 1, "tasks": {}}"#.into(),
+            format!(r#"{{"{list}": []}}"#),
+            if total_optional {
+                Page {
+                    tasks: 0,
+                    skipped: 0,
+                }
+            } else {
+                Error(BadResponse)
+            },
+        ),
+        (
+            200,
+            format!(r#"{{"total_count": "x", "{list}": []}}"#),
+            Error(BadResponse),
+        ),
+        (
+            200,
+            format!(r#"{{"total_count": 1, "{list}": {{}}}}"#),
             Error(BadResponse),
         ),
         (
@@ -150,7 +189,7 @@ fn huawei_table() -> Vec<(u16, String, Expect)> {
         ),
         (
             200,
-            format!(r#"{{"total_count": 3, "tasks": [null, {{"id": 7}}, {good}]}}"#),
+            format!(r#"{{"total_count": 3, "{list}": [null, {{"id": 7}}, {good}]}}"#),
             Page {
                 tasks: 1,
                 skipped: 2,
@@ -288,13 +327,11 @@ fn malformed_answers_of_every_provider() {
             rows += 1;
         }
     }
-    for (status, body, expect) in huawei_table() {
-        assert_eq!(
-            read("huawei_rds", status, &body),
-            expect,
-            "huawei_rds: {status} {body}"
-        );
-        rows += 1;
+    for (kind, list, good, total_optional) in HUAWEI {
+        for (status, body, expect) in huawei_table(list, good, total_optional) {
+            assert_eq!(read(kind, status, &body), expect, "{kind}: {status} {body}");
+            rows += 1;
+        }
     }
     for kind in ALIBABA {
         for (status, body, expect) in alibaba_table() {
@@ -302,7 +339,7 @@ fn malformed_answers_of_every_provider() {
             rows += 1;
         }
     }
-    assert_eq!(rows, 4 * 16 + 14 + 4 * 15);
+    assert_eq!(rows, 4 * 16 + 4 * 14 + 4 * 15);
 }
 
 /// A loopback HTTP server that answers every request with `status` and `body`.

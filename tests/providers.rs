@@ -1,4 +1,4 @@
-//! Every provider end to end over loopback: one config with all four kinds (CDB in two
+//! Every provider end to end over loopback: one config with every kind (CDB in two
 //! regions, one per response shape), a known task set per target, and exact series back.
 
 mod common;
@@ -46,6 +46,34 @@ fn huawei_id(id: u64) -> String {
     format!("{id:032x}")
 }
 
+/// GaussDB's and TaurusDB's task ids are UUIDs; the simulator writes its id in the last
+/// groups, under a fixed prefix.
+fn huawei_uuid(id: u64) -> String {
+    let hex = format!("{:016x}", id);
+    format!("00000000-0000-abcd-{}-{}", &hex[..4], &hex[4..])
+}
+
+/// A Huawei database's case: they differ in kind, types, instances and ids.
+const fn huawei(
+    kind: &'static str,
+    task_types: [(&'static str, &'static str); 2],
+    instances: [&'static str; 2],
+    task_id: fn(u64) -> String,
+) -> Case {
+    Case {
+        kind,
+        region: "cn-north-4",
+        account: "huawei",
+        task_types,
+        instances,
+        // No pause: the simulator writes `Running`.
+        paused_as: "running",
+        multi_instance: false,
+        task_id,
+        only_success_documented: false,
+    }
+}
+
 fn alibaba_id(id: u64) -> String {
     format!("t-{id:016x}")
 }
@@ -66,7 +94,7 @@ const fn alibaba(kind: &'static str, region: &'static str, instances: [&'static 
     }
 }
 
-const CASES: [Case; 10] = [
+const CASES: [Case; 13] = [
     Case {
         kind: "tencent_postgres",
         region: "ap-guangzhou",
@@ -154,6 +182,54 @@ const CASES: [Case; 10] = [
         task_id: huawei_id,
         only_success_documented: false,
     },
+    // 120 tasks: two pages of 100.
+    huawei(
+        "huawei_gaussdb",
+        [
+            (
+                "BackupSnapshotGaussDBV5InInstance",
+                "BackupSnapshotGaussDBV5InInstance",
+            ),
+            ("ResizeGaussDBV5Flavor", "ResizeGaussDBV5Flavor"),
+        ],
+        [
+            "ce2dce50f365430abe161bab79495a6ein14",
+            "20ba433bd7ee40da9cf35064f04f9e4cin14",
+        ],
+        huawei_uuid,
+    ),
+    // Three pages of 50, asked for by page number.
+    huawei(
+        "huawei_taurusdb",
+        [
+            (
+                "RestoreGaussDBforMySQLNewInstance",
+                "RestoreGaussDBforMySQLNewInstance",
+            ),
+            (
+                "RebootGaussDBforMySQLInstance",
+                "RebootGaussDBforMySQLInstance",
+            ),
+        ],
+        [
+            "ede953923f06448d9be8686ef0c1378ein07",
+            "3c1f0e2d9b8a47c6a5e4d3c2b1a09f8ein07",
+        ],
+        huawei_uuid,
+    ),
+    // The simulated DDS states no total: two pages of 100, the second not full.
+    huawei(
+        "huawei_dds",
+        [
+            ("MongodbSnapshotBackup", "MongodbSnapshotBackup"),
+            ("RestartReplicaSetInstance", "RestartReplicaSetInstance"),
+        ],
+        [
+            "1f311e6a299345d7bbc878874844e233in02",
+            "6a7b8c9d0e1f42a3b4c5d6e7f8091a2bin02",
+        ],
+        huawei_id,
+    ),
     alibaba("alibaba_rds", "cn-hangzhou", ["rm-aaaa0001", "rm-bbbb0002"]),
     alibaba("alibaba_redis", "cn-shanghai", ["r-aaaa0001", "r-bbbb0002"]),
     alibaba(
@@ -293,6 +369,15 @@ accounts:
       - kind: huawei_rds
         regions: [cn-north-4]
         endpoint: http://{sim}
+      - kind: huawei_gaussdb
+        regions: [cn-north-4]
+        endpoint: http://{sim}
+      - kind: huawei_taurusdb
+        regions: [cn-north-4]
+        endpoint: http://{sim}
+      - kind: huawei_dds
+        regions: [cn-north-4]
+        endpoint: http://{sim}
   - name: alibaba
     provider: alibaba
     credentials: {{access_key_id: {ACCESS_KEY_ID}, access_key_secret: "{alibaba_secret}"}}
@@ -354,8 +439,12 @@ async fn every_provider_gives_exact_series_for_a_known_task_set() {
                 "cloud_task_api_requests_total",
                 &labels(case, &[("outcome", "ok")])
             ),
-            // 120 tasks: pages of 100, or of 50 for Huawei.
-            if case.kind == "huawei_rds" { 3.0 } else { 2.0 },
+            // 120 tasks: pages of 100, or of 50 for RDS and TaurusDB.
+            if matches!(case.kind, "huawei_rds" | "huawei_taurusdb") {
+                3.0
+            } else {
+                2.0
+            },
             "{t:?}"
         );
         assert_eq!(

@@ -15,12 +15,15 @@ const TENCENT_REGION: &str = "ap-shanghai";
 const HUAWEI_REGION: &str = "cn-north-4";
 const ALIBABA_REGION: &str = "cn-hangzhou";
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 12] = [
     "tencent_postgres",
     "tencent_mysql",
     "tencent_redis",
     "tencent_cynosdb",
     "huawei_rds",
+    "huawei_gaussdb",
+    "huawei_taurusdb",
+    "huawei_dds",
     "alibaba_rds",
     "alibaba_redis",
     "alibaba_mongodb",
@@ -28,7 +31,7 @@ const KINDS: [&str; 9] = [
 ];
 
 fn region(kind: &str) -> &'static str {
-    if kind == "huawei_rds" {
+    if kind.starts_with("huawei_") {
         HUAWEI_REGION
     } else if kind.starts_with("alibaba_") {
         ALIBABA_REGION
@@ -89,7 +92,7 @@ fn credentials(kind: &str, key: Option<&str>, token: Option<Option<&str>>) -> Cr
                 .unwrap_or(Some("sts-token"))
                 .map(|t| Secret::new(t.to_owned())),
         }
-    } else if kind == "huawei_rds" {
+    } else if kind.starts_with("huawei_") {
         Credentials::Huawei {
             access_key: "HWSIMAK".into(),
             secret_key: secret("sim-sk"),
@@ -151,16 +154,18 @@ async fn ask(
 async fn pages_and_time_filters() {
     let (_sim, endpoint) = simulator(1000.0).await;
     for kind in KINDS {
+        // DDS states no total.
+        let total = |n: u64| (kind != "huawei_dds").then_some(n);
         let page = ask(kind, &endpoint, &good(kind), last(120), (0, 50))
             .await
             .unwrap();
-        assert_eq!((page.total, page.tasks.len()), (30, 30), "{kind}");
+        assert_eq!((page.total, page.tasks.len()), (total(30), 30), "{kind}");
         assert!(page.request_id.is_some(), "{kind}");
         // The last 45 minutes hold 15 of them; a page of 10 from offset 10 holds the rest.
         let page = ask(kind, &endpoint, &good(kind), last(45), (10, 10))
             .await
             .unwrap();
-        assert_eq!((page.total, page.tasks.len()), (15, 5), "{kind}");
+        assert_eq!((page.total, page.tasks.len()), (total(15), 5), "{kind}");
     }
 }
 
@@ -188,6 +193,10 @@ async fn pages_larger_than_the_api_allows_are_invalid() {
             51,
             "DBS.200001: Invalid parameter limit=\"51\"",
         ),
+        ("huawei_gaussdb", 101, "DBS.200001: Invalid parameter limit"),
+        // Only 10, 20 or 50.
+        ("huawei_taurusdb", 30, "DBS.280439: Invalid limit."),
+        ("huawei_dds", 101, "DBS.280439: Invalid limit."),
         (
             "alibaba_polardb",
             101,
@@ -227,7 +236,7 @@ async fn redis_offsets_are_multiples_of_the_limit() {
 async fn bad_signatures_and_tokens_are_auth_failures() {
     let (_sim, endpoint) = simulator(1000.0).await;
     for kind in KINDS {
-        let (bad_signature, bad_token) = if kind == "huawei_rds" {
+        let (bad_signature, bad_token) = if kind.starts_with("huawei_") {
             (
                 "APIGW.0301: Incorrect IAM authentication information: verify aksk signature fail",
                 "APIGW.0301: Incorrect IAM authentication information: the security token",
@@ -253,6 +262,27 @@ async fn bad_signatures_and_tokens_are_auth_failures() {
         assert_eq!(err.outcome(), Outcome::AuthError, "{kind}");
         assert!(err.to_string().starts_with(bad_token), "{kind}: {err}");
     }
+}
+
+#[tokio::test]
+async fn dds_answers_windows_of_at_most_30_days() {
+    let (_sim, endpoint) = simulator(1000.0).await;
+    let kind = "huawei_dds";
+    let page = ask(kind, &endpoint, &good(kind), last(30 * 24 * 60), (0, 100))
+        .await
+        .unwrap();
+    assert_eq!(page.tasks.len(), 30);
+    let err = ask(
+        kind,
+        &endpoint,
+        &good(kind),
+        last(30 * 24 * 60 + 1),
+        (0, 100),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.outcome(), Outcome::ClientError);
+    assert!(err.to_string().starts_with("DBS.280068:"), "{err}");
 }
 
 #[tokio::test]
@@ -289,6 +319,9 @@ async fn requests_above_the_rate_are_throttled_in_each_protocol() {
         ("tencent_redis", "RequestLimitExceeded:"),
         ("tencent_cynosdb", "RequestLimitExceeded:"),
         ("huawei_rds", "APIGW.0308:"),
+        ("huawei_gaussdb", "APIGW.0308:"),
+        ("huawei_taurusdb", "APIGW.0308:"),
+        ("huawei_dds", "APIGW.0308:"),
         ("alibaba_mongodb", "Throttling.User:"),
     ] {
         let first = ask(kind, &endpoint, &good(kind), last(120), (0, 10)).await;

@@ -4,7 +4,7 @@
 //! the request id also in `X-Request-Id`.
 
 use bytes::Bytes;
-use chrono::{NaiveDateTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, Utc};
 use http_body_util::Full;
 use hyper::Response;
 use hyper::http::request::Parts;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 pub(crate) use super::HttpFault as ApiFault;
 use super::faults::Substitute;
 use super::sign::huawei as sign;
-use super::{SimAccount, Simulator, json_response};
+use super::{SimAccount, Simulator, json_response, query_param};
 
 /// `X-Sdk-Date` further than this from the gateway's clock is rejected.
 const MAX_CLOCK_SKEW_SECONDS: i64 = 15 * 60;
@@ -237,4 +237,80 @@ fn authenticate(
             )
         })?;
     Ok(Caller { account, region })
+}
+
+/// A parameter error, as the database services answer one.
+pub fn invalid(message: String) -> ApiFault {
+    ApiFault::new(400, "DBS.200001", message)
+}
+
+/// An integer parameter within `range`, `default` when absent.
+pub fn int(
+    query: &Query,
+    name: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ApiFault> {
+    let Some(text) = query_param(query, name) else {
+        return Ok(default);
+    };
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            invalid(format!(
+                "Invalid parameter {name}={text:?}: must be an integer in [{}, {}].",
+                range.start(),
+                range.end()
+            ))
+        })
+}
+
+/// A time parameter in UTC milliseconds, if given.
+pub fn millis(query: &Query, name: &str) -> Result<Option<DateTime<Utc>>, ApiFault> {
+    query_param(query, name)
+        .map(|text| {
+            text.parse::<i64>()
+                .ok()
+                .and_then(DateTime::from_timestamp_millis)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "Invalid parameter {name}={text:?}: not a UTC timestamp in milliseconds."
+                    ))
+                })
+        })
+        .transpose()
+}
+
+/// The time format of the newer database APIs, `yyyy-mm-ddThh:mm:ssZ` with `Z` an offset
+/// such as `+0800`.
+const ZONED: &str = "%Y-%m-%dT%H:%M:%S%z";
+
+/// A time parameter in [`ZONED`] form, if given; `code` is the service's error for a bad one.
+pub fn zoned(
+    query: &Query,
+    name: &str,
+    code: &'static str,
+) -> Result<Option<DateTime<Utc>>, ApiFault> {
+    query_param(query, name)
+        .map(|text| {
+            DateTime::parse_from_str(text, ZONED)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    ApiFault::new(
+                        400,
+                        code,
+                        format!(
+                            "Invalid parameter {name}={text:?}: expected yyyy-mm-ddThh:mm:ssZ."
+                        ),
+                    )
+                })
+        })
+        .transpose()
+}
+
+/// `time` written in [`ZONED`] form at `hours` east of UTC, as a service in that zone does.
+pub fn write_zoned(time: DateTime<Utc>, hours: i32) -> String {
+    let zone = FixedOffset::east_opt(hours * 3600).unwrap_or(Utc.fix());
+    time.with_timezone(&zone).format(ZONED).to_string()
 }

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::huawei::{ApiFault, Resource};
+use super::huawei::{ApiFault, Resource, int, invalid, millis};
 use super::world::{SimState, SimTask};
-use super::{Api, Route, Sample, Simulator, query_param};
+use super::{Api, Route, Sample, Simulator};
 
 /// `GET /v3/{project_id}/tasklist`.
 pub const ROUTE: Route = Route {
@@ -33,53 +33,13 @@ pub const ROUTE: Route = Route {
     },
 };
 
-fn invalid(message: String) -> ApiFault {
-    ApiFault::new(400, "DBS.200001", message)
-}
-
-fn int(
-    query: &[(String, String)],
-    name: &str,
-    default: i64,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<i64, ApiFault> {
-    let Some(text) = query_param(query, name) else {
-        return Ok(default);
-    };
-    text.parse::<i64>()
-        .ok()
-        .filter(|n| range.contains(n))
-        .ok_or_else(|| {
-            invalid(format!(
-                "Invalid parameter {name}={text:?}: must be an integer in [{}, {}].",
-                range.start(),
-                range.end()
-            ))
-        })
-}
-
-fn millis(query: &[(String, String)], name: &str) -> Result<Option<DateTime<Utc>>, ApiFault> {
-    query_param(query, name)
-        .map(|text| {
-            text.parse::<i64>()
-                .ok()
-                .and_then(DateTime::from_timestamp_millis)
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "Invalid parameter {name}={text:?}: not a UTC timestamp in milliseconds."
-                    ))
-                })
-        })
-        .transpose()
-}
-
 pub fn list_tasks(
     sim: &Simulator,
     region: &str,
     query: &[(String, String)],
 ) -> Result<Value, ApiFault> {
-    let offset = int(query, "offset", 0, 0..=i64::MAX)? as usize;
-    let limit = int(query, "limit", 10, 1..=50)? as usize;
+    let offset = int(query, "offset", 0, 0..=usize::MAX)?;
+    let limit = int(query, "limit", 10, 1..=50)?;
     let now = Utc::now();
     let (start, end) = match (millis(query, "start_time")?, millis(query, "end_time")?) {
         (Some(start), Some(end)) => (start, end),

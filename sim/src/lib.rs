@@ -30,7 +30,10 @@ mod alibaba_redis;
 mod faults;
 mod generator;
 mod huawei;
+mod huawei_dds;
+mod huawei_gaussdb;
 mod huawei_rds;
+mod huawei_taurusdb;
 pub mod sign;
 mod tencent;
 mod tencent_cynosdb;
@@ -96,6 +99,9 @@ const ROUTES: &[Route] = &[
     tencent_redis::ROUTE,
     tencent_cynosdb::ROUTE,
     huawei_rds::ROUTE,
+    huawei_gaussdb::ROUTE,
+    huawei_taurusdb::ROUTE,
+    huawei_dds::ROUTE,
     alibaba_rds::ROUTE,
     alibaba_redis::ROUTE,
     alibaba_mongodb::ROUTE,

@@ -6,10 +6,12 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    ApiError, ApiRequest, ApiResponse, Cloud, Outcome, Page, PageQuery, Provider, host_header,
+    ApiError, ApiRequest, ApiResponse, Cloud, Outcome, Page, PageQuery, Provider, clip,
+    host_header, number, read_page, read_page_total_optional, text,
 };
 use crate::cloud::Credentials;
 use crate::signing::huawei::{self as sign, HuaweiRequest};
+use crate::task::{Task, TaskStatus, percent_to_ratio};
 
 const CONTENT_TYPE: &str = "application/json";
 
@@ -21,16 +23,40 @@ pub struct HuaweiApi {
     pub kind: &'static str,
     /// The endpoint's host prefix: `rds` for `rds.<region>.myhuaweicloud.com`.
     pub service: &'static str,
+    /// Regions whose host prefix is another, as the SDK's region table has them.
+    pub service_in: &'static [(&'static str, &'static str)],
     /// The path of the `GET`, with `{project_id}` where the project goes.
     pub path: &'static str,
     /// Requests per second.
     pub rate_limit: f64,
     /// The largest `limit` the API accepts.
     pub page_size: u32,
+    /// How far back the API keeps tasks, when its reference says.
+    pub history: Option<std::time::Duration>,
     /// The query parameters of one page of one window.
     pub query: fn(&PageQuery) -> Vec<(&'static str, String)>,
-    /// Reads the JSON body of a successful call into a page.
-    pub parse_page: fn(&Value) -> Result<Page, String>,
+    /// Where a page keeps its tasks and each task its fields.
+    pub fields: Fields,
+    /// The task status each of the API's status values means.
+    pub status: fn(&str) -> TaskStatus,
+}
+
+/// The field names of one API's page. Every Huawei task list calls its count `total_count`
+/// and writes `status`, `fail_reason`, `instance_id` and `instance_name`; the rest differs.
+#[derive(Debug)]
+pub struct Fields {
+    /// The list of tasks: `tasks` or `jobs`.
+    pub list: &'static str,
+    /// Whether an answer may leave `total_count` out (then pages are read until a short one).
+    pub total_optional: bool,
+    pub id: &'static str,
+    pub task_type: &'static str,
+    /// The object holding `instance_id` and `instance_name`, when they are not on the task.
+    pub instance_in: Option<&'static str>,
+    /// The progress, a percent string: `"60"` or `"60%"`, empty unless running.
+    pub progress: &'static str,
+    pub created: &'static str,
+    pub ended: &'static str,
 }
 
 impl Provider for HuaweiApi {
@@ -46,15 +72,24 @@ impl Provider for HuaweiApi {
         format!("GET {}", self.path)
     }
 
-    /// `https://<service>.<region>.myhuaweicloud.com`; the European region `eu-west-101` is
-    /// on `myhuaweicloud.eu`.
+    /// `https://<service>.<region>.myhuaweicloud.com`, with the region's own prefix where the
+    /// SDK has one; the European region `eu-west-101` is on `myhuaweicloud.eu`.
     fn default_endpoint(&self, region: &str) -> String {
         let domain = if region == "eu-west-101" {
             "myhuaweicloud.eu"
         } else {
             "myhuaweicloud.com"
         };
-        format!("https://{}.{region}.{domain}", self.service)
+        let service = self
+            .service_in
+            .iter()
+            .find(|(r, _)| *r == region)
+            .map_or(self.service, |(_, service)| service);
+        format!("https://{service}.{region}.{domain}")
+    }
+
+    fn history(&self) -> Option<std::time::Duration> {
+        self.history
     }
 
     fn default_rate_limit(&self) -> f64 {
@@ -75,10 +110,60 @@ impl Provider for HuaweiApi {
     fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
         let body = parse_body(response)?;
         let request_id = response.request_id.map(str::to_owned);
-        let mut page = (self.parse_page)(&body)
+        let mut page = self
+            .parse_page(&body)
             .map_err(|detail| ApiError::bad_response(detail, request_id.clone()))?;
         page.request_id = request_id;
         Ok(page)
+    }
+}
+
+impl HuaweiApi {
+    /// Reads the JSON body of a successful call into a page.
+    pub fn parse_page(&self, body: &Value) -> Result<Page, String> {
+        let fields = &self.fields;
+        let total = ("total_count", &body["total_count"]);
+        let list = (fields.list, &body[fields.list]);
+        let normalise = |entry: &Value| self.normalise(entry).map(|(task, note)| ([task], note));
+        if fields.total_optional {
+            read_page_total_optional(total, list, normalise)
+        } else {
+            read_page(total, list, normalise)
+        }
+    }
+
+    /// One entry of the list as a task, with a note when its status is not one the API
+    /// documents.
+    fn normalise(&self, entry: &Value) -> Result<(Task, Option<String>), String> {
+        let fields = &self.fields;
+        let id = text(&entry[fields.id]).ok_or_else(|| format!("no {}", fields.id))?;
+        let start_time = time(&entry[fields.created])
+            .ok_or_else(|| format!("task {id} has no readable {}", fields.created))?;
+        let raw_status = entry["status"].as_str().unwrap_or_default();
+        let status = (self.status)(raw_status);
+        let note = (status == TaskStatus::Unknown)
+            .then(|| format!("unknown status {:?} counted as unknown", clip(raw_status)));
+        let instance = fields.instance_in.map_or(entry, |name| &entry[name]);
+        let task = Task {
+            task_type: text(&entry[fields.task_type]).unwrap_or_else(|| "unknown".into()),
+            instance_id: text(&instance["instance_id"]).unwrap_or_default(),
+            instance_name: text(&instance["instance_name"]),
+            status,
+            // Empty once finished, when the task is as far as it will get.
+            progress: number(&entry[fields.progress])
+                .and_then(percent_to_ratio)
+                .or_else(|| status.is_finished().then_some(1.0)),
+            start_time,
+            // A running task may show its planned end: that is not an end.
+            end_time: if status.is_finished() {
+                time(&entry[fields.ended])
+            } else {
+                None
+            },
+            message: text(&entry["fail_reason"]),
+            id,
+        };
+        Ok((task, note))
     }
 }
 
@@ -186,12 +271,32 @@ pub fn parse_body(response: &ApiResponse) -> Result<Value, ApiError> {
 }
 
 /// The `outcome` of an error response: the gateway's throttling and authentication codes
-/// first, then the HTTP status.
+/// first, then the database services' own (DDS error-code table, Open Telekom Cloud
+/// `document-database-service` `api-ref/source/appendix/error_code.rst`: 429 `DBS.280443`
+/// "reduce the frequency of API calls", 400 `DBS.200998` "the system is busy, try again
+/// later"), then the HTTP status.
 pub fn classify_error(status: u16, code: &str) -> Outcome {
     match code {
-        "APIGW.0308" | "APIG.0308" => Outcome::Throttled,
+        "APIGW.0308" | "APIG.0308" | "DBS.280443" => Outcome::Throttled,
+        "DBS.200998" => Outcome::ServerError,
         "APIGW.0301" | "APIGW.0303" | "APIG.0301" | "APIG.0303" => Outcome::AuthError,
         _ => ApiError::outcome_of_http_status(status),
+    }
+}
+
+/// A query time as these APIs document it, `yyyy-mm-ddThh:mm:ssZ` with `Z` a numeric offset
+/// without a colon: always UTC, `2024-01-02T03:04:05+0000`.
+pub fn format_time(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S+0000").to_string()
+}
+
+/// A time of an answer: text as [`parse_time`] reads it, or a number of UTC milliseconds (the
+/// openGauss API Explorer example writes them so, against its own schema).
+fn time(value: &Value) -> Option<DateTime<Utc>> {
+    match value {
+        Value::String(text) => parse_time(text),
+        Value::Number(n) => n.as_i64().and_then(DateTime::from_timestamp_millis),
+        _ => None,
     }
 }
 
@@ -269,6 +374,14 @@ mod tests {
             )
             .outcome(),
             Outcome::ClientError
+        );
+        assert_eq!(
+            error(429, br#"{"error_code":"DBS.280443","error_msg":"The maximum number of connections has been reached."}"#, None).outcome(),
+            Outcome::Throttled
+        );
+        assert_eq!(
+            error(400, br#"{"error_code":"DBS.200998","error_msg":"The system is busy. Try again later."}"#, None).outcome(),
+            Outcome::ServerError
         );
         assert_eq!(
             error(503, b"<html>unavailable</html>", None).outcome(),

@@ -5,22 +5,32 @@
 //! `Completed` or `Failed`; `process` a percent string (`"60"` or `"60%"`), empty once
 //! finished; `fail_reason` becomes the task message.
 
-use serde_json::Value;
-
-use super::huawei::{self, HuaweiApi};
-use super::{Page, PageQuery, number, read_page, text};
-use crate::task::{Task, TaskStatus, percent_to_ratio};
+use super::PageQuery;
+use super::huawei::{Fields, HuaweiApi};
+use crate::task::TaskStatus;
 
 /// The provider: everything above the query and the page format is Huawei's shared `impl`.
 pub static PROVIDER: HuaweiApi = HuaweiApi {
     kind: "huawei_rds",
     service: "rds",
+    service_in: &[],
     path: "/v3/{project_id}/tasklist",
     // No limit is published for this API (the gateway default is 200/s per API).
     rate_limit: 10.0,
     page_size: 50,
+    history: None,
     query,
-    parse_page,
+    fields: Fields {
+        list: "tasks",
+        total_optional: false,
+        id: "id",
+        task_type: "name",
+        instance_in: None,
+        progress: "process",
+        created: "create_time",
+        ended: "end_time",
+    },
+    status,
 };
 
 /// `offset`, `limit` and the window in UTC milliseconds (`start_time` and `end_time` always
@@ -37,14 +47,6 @@ pub fn query(query: &PageQuery) -> Vec<(&'static str, String)> {
     ]
 }
 
-pub fn parse_page(response: &Value) -> Result<Page, String> {
-    read_page(
-        ("total_count", &response["total_count"]),
-        ("tasks", &response["tasks"]),
-        |entry| normalise(entry).map(|(task, note)| ([task], note)),
-    )
-}
-
 pub fn status(raw: &str) -> TaskStatus {
     match raw {
         "Running" => TaskStatus::Running,
@@ -54,44 +56,16 @@ pub fn status(raw: &str) -> TaskStatus {
     }
 }
 
-pub fn normalise(entry: &Value) -> Result<(Task, Option<String>), String> {
-    let id = text(&entry["id"]).ok_or("no id")?;
-    let start_time = entry["create_time"]
-        .as_str()
-        .and_then(huawei::parse_time)
-        .ok_or_else(|| format!("task {id} has no readable create_time"))?;
-    let raw_status = entry["status"].as_str().unwrap_or_default();
-    let status = status(raw_status);
-    let note = (status == TaskStatus::Unknown)
-        .then(|| format!("unknown status {raw_status:?} counted as unknown"));
-    let task = Task {
-        task_type: text(&entry["name"]).unwrap_or_else(|| "unknown".into()),
-        instance_id: text(&entry["instance_id"]).unwrap_or_default(),
-        instance_name: text(&entry["instance_name"]),
-        status,
-        // Empty once finished, when the task is as far as it will get.
-        progress: number(&entry["process"])
-            .and_then(percent_to_ratio)
-            .or_else(|| status.is_finished().then_some(1.0)),
-        start_time,
-        end_time: if status.is_finished() {
-            entry["end_time"].as_str().and_then(huawei::parse_time)
-        } else {
-            None
-        },
-        message: text(&entry["fail_reason"]),
-        id,
-    };
-    Ok((task, note))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cloud::Credentials;
+    use crate::providers::huawei;
     use crate::providers::testing::utc;
     use crate::providers::{ApiResponse, Outcome, Provider, TimeWindow};
     use crate::secret::Secret;
+    use crate::task::Task;
+    use serde_json::Value;
     use serde_json::json;
 
     #[test]
@@ -108,7 +82,7 @@ mod tests {
                 body: &body,
             })
             .expect("parses");
-        assert_eq!(page.total, 1);
+        assert_eq!(page.total, Some(1));
         assert_eq!(page.request_id.as_deref(), Some("hdr-1"));
         assert_eq!(
             page.tasks,
@@ -138,8 +112,8 @@ mod tests {
                 {"name": "NoId", "create_time": "2024-01-02T03:00:00Z"},
             ],
         });
-        let page = parse_page(&response).unwrap();
-        assert_eq!(page.total, 5);
+        let page = PROVIDER.parse_page(&response).unwrap();
+        assert_eq!(page.total, Some(5));
         assert_eq!(page.skipped, 2);
         let [running, failed, odd] = page.tasks.as_slice() else {
             panic!("{:?}", page.tasks)

@@ -11,7 +11,10 @@ pub mod alibaba_rds;
 pub mod alibaba_redis;
 mod error;
 pub mod huawei;
+pub mod huawei_dds;
+pub mod huawei_gaussdb;
 pub mod huawei_rds;
+pub mod huawei_taurusdb;
 pub mod tencent;
 pub mod tencent_cynosdb;
 pub mod tencent_mysql;
@@ -34,6 +37,9 @@ static REGISTRY: &[&dyn Provider] = &[
     &tencent_redis::PROVIDER,
     &tencent_cynosdb::PROVIDER,
     &huawei_rds::PROVIDER,
+    &huawei_gaussdb::PROVIDER,
+    &huawei_taurusdb::PROVIDER,
+    &huawei_dds::PROVIDER,
     &alibaba_rds::PROVIDER,
     &alibaba_redis::PROVIDER,
     &alibaba_mongodb::PROVIDER,
@@ -97,8 +103,9 @@ pub struct ApiResponse<'a> {
 /// One page of normalised tasks.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Page {
-    /// How many tasks the whole query matches, for paging.
-    pub total: u64,
+    /// How many tasks the whole query matches, for paging; `None` when the API does not say
+    /// (then pages are asked for one after another until one is not full).
+    pub total: Option<u64>,
     pub tasks: Vec<Task>,
     /// Entries of this page that were not tasks one can use; each was skipped.
     pub skipped: u64,
@@ -142,12 +149,37 @@ pub(crate) fn host_header(url: &reqwest::Url) -> Result<String, ApiError> {
 /// `list_name` and `total_name` are the API's field names, for messages.
 pub(crate) fn read_page<I: IntoIterator<Item = Task>>(
     (total_name, total): (&str, &Value),
+    list: (&str, &Value),
+    normalise: impl Fn(&Value) -> Result<(I, Option<String>), String>,
+) -> Result<Page, String> {
+    let total = count(total).ok_or_else(|| format!("{total_name} is missing or not a count"))?;
+    read_entries(Some(total), list, normalise)
+}
+
+/// [`read_page`] for an API whose answers may leave the total out: absent or null is no
+/// total, anything else must still be a count.
+pub(crate) fn read_page_total_optional<I: IntoIterator<Item = Task>>(
+    (total_name, total): (&str, &Value),
+    list: (&str, &Value),
+    normalise: impl Fn(&Value) -> Result<(I, Option<String>), String>,
+) -> Result<Page, String> {
+    let total = match total {
+        Value::Null => None,
+        stated => Some(count(stated).ok_or_else(|| format!("{total_name} is not a count"))?),
+    };
+    read_entries(total, list, normalise)
+}
+
+/// A count: a number or numeric string, not negative.
+fn count(value: &Value) -> Option<u64> {
+    number(value).filter(|n| *n >= 0.0).map(|n| n as u64)
+}
+
+fn read_entries<I: IntoIterator<Item = Task>>(
+    total: Option<u64>,
     (list_name, entries): (&str, &Value),
     normalise: impl Fn(&Value) -> Result<(I, Option<String>), String>,
 ) -> Result<Page, String> {
-    let total = number(total)
-        .filter(|n| *n >= 0.0)
-        .ok_or_else(|| format!("{total_name} is missing or not a count"))? as u64;
     let entries = match entries {
         Value::Array(entries) => entries.as_slice(),
         Value::Null => &[],

@@ -109,7 +109,7 @@ mod tests {
     fn the_tccli_example_is_read() {
         let page = testing::fixture(&PROVIDER, "tccli_example1.json");
         // The example says 0 and lists one task; the total is what pages by.
-        assert_eq!(page.total, 0);
+        assert_eq!(page.total, Some(0));
         assert_eq!(
             page.request_id.as_deref(),
             Some("3d56fe0b-f839-42c6-b84e-1d5fbc874cba")

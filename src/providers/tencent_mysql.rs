@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn seed001_string_shape() {
         let page = fixture("seed001_example1.json");
-        assert_eq!(page.total, 5);
+        assert_eq!(page.total, Some(5));
         assert_eq!(
             page.request_id.as_deref(),
             Some("9a4b22f5-0f93-4a72-ba05-1eb6cdf37a1e")
@@ -321,7 +321,7 @@ mod tests {
     #[test]
     fn seed002_code_shape() {
         let page = fixture("seed002_example1.json");
-        assert_eq!(page.total, 13);
+        assert_eq!(page.total, Some(13));
         assert_eq!(
             page.request_id.as_deref(),
             Some("6EF60BEC-0242-43AF-BB20-270359FB54A7")

@@ -188,7 +188,7 @@ mod tests {
     #[test]
     fn seed004_example() {
         let page = testing::fixture(&PROVIDER, "seed004_example1.json");
-        assert_eq!(page.total, 2);
+        assert_eq!(page.total, Some(2));
         assert_eq!(
             page.request_id.as_deref(),
             Some("19a7fb07-8e21-4827-88dd-fee57f38e8cd")

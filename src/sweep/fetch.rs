@@ -47,8 +47,9 @@ fn backoff(retry: u32) -> Duration {
 }
 
 impl Target {
-    /// Every wanted task that started in `window`: the first page says how many there are,
-    /// the others are fetched concurrently. Any page failing fails the whole range.
+    /// Every wanted task that started in `window`. When the first page says how many there
+    /// are, the others are fetched concurrently; when the API does not say, one after another
+    /// until a page is not full. Any page failing fails the whole range.
     pub(super) async fn fetch_window(
         &self,
         window: TimeWindow,
@@ -56,27 +57,40 @@ impl Target {
     ) -> Result<TaskSet, ApiError> {
         let limit = self.provider.max_page_size();
         let first = self.fetch_page(window, 0, limit, deadline).await?;
-        let mut total = first.total;
-        let first_read = first.tasks.len() as u64 + first.skipped;
+        let first_read = entries_read(&first);
+        let total = first.total;
         // Sized once for a usual answer; a larger one grows the set as its pages come.
-        let presize = usize::try_from(total).map_or(MAX_PRESIZE, |t| t.min(MAX_PRESIZE));
+        let presize = total
+            .and_then(|t| usize::try_from(t).ok())
+            .map_or(MAX_PRESIZE, |t| t.min(MAX_PRESIZE));
         let mut tasks = TaskSet::with_capacity(presize);
         self.keep_wanted(&mut tasks, first.tasks);
         if first_read == 0 {
             // An empty first page ends the walk even if the total promised more.
             return Ok(tasks);
         }
-        if first_read < u64::from(limit) && total > first_read {
-            // Paging on by `limit` would skip what lies between this page's end and the
-            // next offset: the API caps its pages lower than it says (or than was guessed).
-            return Err(ApiError::bad_response(
-                format!(
-                    "asked for {limit} tasks a page and got {first_read} of a total of {total}: \
-                     the API's pages are smaller than the exporter assumes, which would skip tasks"
-                ),
-                first.request_id,
-            ));
+        match total {
+            Some(total) => {
+                self.fetch_by_total(window, total, &mut tasks, deadline)
+                    .await?
+            }
+            None => {
+                self.fetch_until_short(window, first_read, &mut tasks, deadline)
+                    .await?
+            }
         }
+        Ok(tasks)
+    }
+
+    /// The pages after the first when the API states a total: concurrently, by offset.
+    async fn fetch_by_total(
+        &self,
+        window: TimeWindow,
+        mut total: u64,
+        tasks: &mut TaskSet,
+        deadline: Instant,
+    ) -> Result<(), ApiError> {
+        let limit = self.provider.max_page_size();
         let step = u64::from(limit.max(1));
         let mut next = step;
         // Tasks that start during the sweep can raise the total: fetch until no page says
@@ -91,11 +105,42 @@ impl Target {
                 .buffer_unordered(MAX_PARALLEL_PAGES);
             while let Some(page) = pages.next().await {
                 let page = page?;
-                total = total.max(page.total);
-                self.keep_wanted(&mut tasks, page.tasks);
+                total = total.max(page.total.unwrap_or_default());
+                self.keep_wanted(tasks, page.tasks);
             }
         }
-        Ok(tasks)
+        Ok(())
+    }
+
+    /// The pages after the first when the API states no total (DDS may leave it out): one
+    /// after another until a page is not full. Bounded like a stated total: never past
+    /// [`MAX_WINDOW_TASKS`], and the limiter refuses to wait past the deadline.
+    async fn fetch_until_short(
+        &self,
+        window: TimeWindow,
+        first_read: u64,
+        tasks: &mut TaskSet,
+        deadline: Instant,
+    ) -> Result<(), ApiError> {
+        let limit = self.provider.max_page_size();
+        let mut read = first_read;
+        let mut offset = 0;
+        while read >= u64::from(limit) {
+            offset += u64::from(limit);
+            if offset >= MAX_WINDOW_TASKS {
+                return Err(ApiError::bad_response(
+                    format!(
+                        "the answers state no total and are still full after {offset} tasks, \
+                         more than the {MAX_WINDOW_TASKS} one target's window may hold"
+                    ),
+                    None,
+                ));
+            }
+            let page = self.fetch_page(window, offset, limit, deadline).await?;
+            read = entries_read(&page);
+            self.keep_wanted(tasks, page.tasks);
+        }
+        Ok(())
     }
 
     /// Refuses a page whose total the window cannot hold, or whose remaining pages (from this
@@ -110,14 +155,31 @@ impl Target {
         deadline: Instant,
     ) -> Result<Page, ApiError> {
         let refuse = |detail: String| Err(ApiError::bad_response(detail, page.request_id.clone()));
-        if page.total > MAX_WINDOW_TASKS {
+        let Some(total) = page.total else {
+            return Ok(page);
+        };
+        if total > MAX_WINDOW_TASKS {
             return refuse(format!(
-                "the answer's total of {} tasks is more than the {MAX_WINDOW_TASKS} one target's window may hold",
-                page.total
+                "the answer's total of {total} tasks is more than the {MAX_WINDOW_TASKS} one target's window may hold"
             ));
         }
-        let pages = page
-            .total
+        let read = entries_read(&page);
+        if read > 0 && read < u64::from(limit) && offset + read < total {
+            // Paging on by `limit` would skip what lies between this page's end and the
+            // next offset: the API caps its pages lower than it says (or than was guessed),
+            // or reads `offset` otherwise than the exporter writes it.
+            return refuse(format!(
+                "asked for {limit} tasks from offset {offset} and got {read} of a total of {total}: \
+                 the API pages otherwise than the exporter assumes, which would skip tasks"
+            ));
+        }
+        if offset > 0 && read == 0 && offset < total {
+            return refuse(format!(
+                "asked for {limit} tasks from offset {offset} and got none of a total of {total}: \
+                 the API pages otherwise than the exporter assumes, which would skip tasks"
+            ));
+        }
+        let pages = total
             .saturating_sub(offset)
             .div_ceil(u64::from(limit.max(1)));
         let left = deadline.saturating_duration_since(Instant::now());
@@ -125,10 +187,9 @@ impl Target {
         let affordable = 1.0 + (left.as_secs_f64() * self.rate_limit).floor();
         if pages as f64 > affordable {
             return refuse(format!(
-                "the answer's total of {} tasks needs {pages} pages, more than the {affordable} \
+                "the answer's total of {total} tasks needs {pages} pages, more than the {affordable} \
                  that {} requests/s allow in the {:.1} s left before the deadline; raise \
                  rate_limit or the scrape timeout, or shorten the lookback",
-                page.total,
                 self.rate_limit,
                 left.as_secs_f64()
             ));
@@ -252,6 +313,11 @@ impl Target {
         }
         result
     }
+}
+
+/// How many entries of the API's list a page held: its tasks and the entries skipped.
+fn entries_read(page: &Page) -> u64 {
+    page.tasks.len() as u64 + page.skipped
 }
 
 /// Drops the tasks of a page that start in the future (beyond [`FUTURE_TOLERANCE`]), counting
