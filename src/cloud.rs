@@ -160,3 +160,75 @@ fn serialize_literal_values<S: Serializer>(
 ) -> Result<S::Ok, S::Error> {
     serializer.collect_map(values.iter().map(|(k, v)| (k, v.replace('$', "$$"))))
 }
+
+/// The keys of a set of credentials, whichever cloud: an id, its secret and, for temporary
+/// credentials, a session token.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub id: String,
+    pub secret: Secret,
+    pub token: Option<Secret>,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys {
+            id: String::new(),
+            secret: Secret::new(String::new()),
+            token: None,
+        }
+    }
+}
+
+impl Keys {
+    /// `cloud`'s credentials with these keys; Huawei's also name the account's projects.
+    pub fn into_credentials(
+        self,
+        cloud: Cloud,
+        project_id: Option<String>,
+        project_ids: BTreeMap<String, String>,
+    ) -> Credentials {
+        match cloud {
+            Cloud::Tencent => Credentials::Tencent {
+                secret_id: self.id,
+                secret_key: self.secret,
+                token: self.token,
+            },
+            Cloud::Huawei => Credentials::Huawei {
+                access_key: self.id,
+                secret_key: self.secret,
+                token: self.token,
+                project_id,
+                project_ids,
+            },
+            Cloud::Alibaba => Credentials::Alibaba {
+                access_key_id: self.id,
+                access_key_secret: self.secret,
+                security_token: self.token,
+            },
+        }
+    }
+}
+
+impl Credentials {
+    pub fn cloud(&self) -> Cloud {
+        match self {
+            Credentials::Tencent { .. } => Cloud::Tencent,
+            Credentials::Huawei { .. } => Cloud::Huawei,
+            Credentials::Alibaba { .. } => Cloud::Alibaba,
+        }
+    }
+
+    /// The same account's credentials with other keys (Huawei's projects are kept).
+    pub fn with_keys(&self, keys: Keys) -> Credentials {
+        let (project_id, project_ids) = match self {
+            Credentials::Huawei {
+                project_id,
+                project_ids,
+                ..
+            } => (project_id.clone(), project_ids.clone()),
+            _ => (None, BTreeMap::new()),
+        };
+        keys.into_credentials(self.cloud(), project_id, project_ids)
+    }
+}

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_saphyr::{Location, Spanned};
 
 pub use crate::cloud::{Cloud, Credentials};
+use crate::credentials::{self, Source};
 use crate::files;
 use crate::providers::{self, Provider};
 use crate::secret::Secret;
@@ -139,13 +140,77 @@ fn yes() -> bool {
 }
 
 /// One cloud account: its credentials and the task APIs and regions to watch with them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Account {
     /// The `account` label.
     pub name: String,
     pub provider: Cloud,
+    /// Where the credentials come from (`credentials.source`).
+    pub source: Source,
+    /// The keys of a static or environment source; for a temporary source, the settings that
+    /// go with the keys it issues (Huawei's projects), with the keys themselves empty.
     pub credentials: Credentials,
     pub targets: Vec<Target>,
+}
+
+impl Serialize for Account {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut account = serializer.serialize_struct("Account", 4)?;
+        account.serialize_field("name", &self.name)?;
+        account.serialize_field("provider", &self.provider)?;
+        account.serialize_field(
+            "credentials",
+            &CredentialsView {
+                source: &self.source,
+                credentials: &self.credentials,
+            },
+        )?;
+        account.serialize_field("targets", &self.targets)?;
+        account.end()
+    }
+}
+
+/// An account's `credentials` as the config spells them: the keys of a static source (secrets
+/// redacted), else the source with its settings and never the keys it gives.
+struct CredentialsView<'a> {
+    source: &'a Source,
+    credentials: &'a Credentials,
+}
+
+impl Serialize for CredentialsView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        if *self.source == Source::Static {
+            return self.credentials.serialize(serializer);
+        }
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("source", self.source.name())?;
+        if let Source::InstanceRole {
+            role_name,
+            metadata_endpoint,
+        } = self.source
+        {
+            if let Some(role) = role_name {
+                map.serialize_entry("role_name", role)?;
+            }
+            map.serialize_entry("metadata_endpoint", metadata_endpoint)?;
+        }
+        if let Credentials::Huawei {
+            project_id,
+            project_ids,
+            ..
+        } = self.credentials
+        {
+            if let Some(id) = project_id {
+                map.serialize_entry("project_id", id)?;
+            }
+            if !project_ids.is_empty() {
+                map.serialize_entry("project_ids", project_ids)?;
+            }
+        }
+        map.end()
+    }
 }
 
 /// One task API (`kind`) of an account, swept in each of its regions.
@@ -291,6 +356,9 @@ struct RawCredentials {
     access_key_secret_file: Option<Spanned<String>>,
     security_token: Option<Spanned<String>>,
     security_token_file: Option<Spanned<String>>,
+    source: Option<Spanned<String>>,
+    role_name: Option<Spanned<String>>,
+    metadata_endpoint: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -414,7 +482,7 @@ impl RawAccount {
                 "must not be empty",
             ));
         }
-        let credentials = self.credentials.value.resolve(
+        let (source, credentials) = self.credentials.value.resolve(
             self.provider,
             self.credentials.referenced,
             &format!("{key}.credentials"),
@@ -475,6 +543,7 @@ impl RawAccount {
         Ok(Account {
             name: self.name.value,
             provider: self.provider,
+            source,
             credentials,
             targets,
         })
@@ -563,27 +632,230 @@ fn warn_if_world_readable(path: &str, key: &str) {
 }
 
 impl RawCredentials {
-    fn resolve(self, provider: Cloud, at: Location, key: &str) -> Result<Credentials, Invalid> {
+    /// The account's credential source and its credentials (for a temporary source, the
+    /// settings that go with the keys it will issue).
+    fn resolve(
+        mut self,
+        provider: Cloud,
+        at: Location,
+        key: &str,
+    ) -> Result<(Source, Credentials), Invalid> {
+        let source_key = format!("{key}.source");
+        let source = match self.source.take() {
+            None => "static".to_owned(),
+            Some(source) => match source.value.as_str() {
+                "static" | "environment" | "instance_role" => source.value,
+                other => {
+                    return Err(invalid(
+                        &source,
+                        source_key,
+                        format!(
+                            "unknown source {other:?}: static (the default), environment or instance_role"
+                        ),
+                    ));
+                }
+            },
+        };
+        let role_name = self.role_name.take();
+        let metadata_endpoint = self.metadata_endpoint.take();
+        if source != "instance_role"
+            && let Some((name, spanned)) = [
+                ("role_name", &role_name),
+                ("metadata_endpoint", &metadata_endpoint),
+            ]
+            .into_iter()
+            .find_map(|(name, v)| v.as_ref().map(|v| (name, v)))
+        {
+            return Err(invalid(
+                spanned,
+                format!("{key}.{name}"),
+                format!("only goes with source: instance_role (this account's source is {source})"),
+            ));
+        }
+        if source == "static" {
+            return self
+                .resolve_keys(provider, at, key)
+                .map(|c| (Source::Static, c));
+        }
+        // The keys come from the source: none may be given.
+        let given = [
+            (
+                "secret_id",
+                self.secret_id.is_some() || self.secret_id_file.is_some(),
+            ),
+            (
+                "secret_key",
+                self.secret_key.is_some() || self.secret_key_file.is_some(),
+            ),
+            ("token", self.token.is_some() || self.token_file.is_some()),
+            (
+                "access_key",
+                self.access_key.is_some() || self.access_key_file.is_some(),
+            ),
+            (
+                "access_key_id",
+                self.access_key_id.is_some() || self.access_key_id_file.is_some(),
+            ),
+            (
+                "access_key_secret",
+                self.access_key_secret.is_some() || self.access_key_secret_file.is_some(),
+            ),
+            (
+                "security_token",
+                self.security_token.is_some() || self.security_token_file.is_some(),
+            ),
+        ];
+        if let Some((name, _)) = given.iter().find(|(_, set)| *set) {
+            return Err(invalid_at(
+                at,
+                format!("{key}.{name}"),
+                format!("source {source} gives the keys: remove {name}"),
+            ));
+        }
+        let projects = if provider == Cloud::Huawei {
+            Some(self.projects(key, at)?)
+        } else if let Some(ids) = self
+            .project_id
+            .as_ref()
+            .map(|_| "project_id")
+            .or(self.project_ids.as_ref().map(|_| "project_ids"))
+        {
+            return Err(invalid_at(
+                at,
+                format!("{key}.{ids}"),
+                format!("is not a credential of provider {provider}"),
+            ));
+        } else {
+            None
+        };
+        let (project_id, project_ids) = projects.unwrap_or_default();
+        if source == "environment" {
+            let keys = credentials::environment::read(provider)
+                .map_err(|e| invalid_at(at, source_key, e))?;
+            return Ok((
+                Source::Environment,
+                keys.into_credentials(provider, project_id, project_ids),
+            ));
+        }
+        let metadata_endpoint = match metadata_endpoint {
+            None => credentials::instance_role::default_endpoint(provider).to_owned(),
+            Some(endpoint) => {
+                let text = expand_env(&endpoint.value)
+                    .map_err(|e| invalid(&endpoint, format!("{key}.metadata_endpoint"), e))?;
+                match reqwest::Url::parse(&text) {
+                    Ok(url)
+                        if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() =>
+                    {
+                        text.trim_end_matches('/').to_owned()
+                    }
+                    _ => {
+                        return Err(invalid(
+                            &endpoint,
+                            format!("{key}.metadata_endpoint"),
+                            format!("{text:?} is not an http(s) URL"),
+                        ));
+                    }
+                }
+            }
+        };
+        let role_name = match role_name {
+            None => None,
+            Some(role) if credentials::is_role_name(&role.value) => Some(role.value),
+            Some(role) => {
+                return Err(invalid(
+                    &role,
+                    format!("{key}.role_name"),
+                    "must be 1 to 128 letters, digits and _+=,.@-",
+                ));
+            }
+        };
+        let keys = credentials::Keys::default();
+        Ok((
+            Source::InstanceRole {
+                role_name,
+                metadata_endpoint,
+            },
+            keys.into_credentials(provider, project_id, project_ids),
+        ))
+    }
+
+    /// Huawei's `project_id` and `project_ids`, `${VAR}` expanded; one of them is required.
+    fn projects(
+        &mut self,
+        key: &str,
+        at: Location,
+    ) -> Result<(Option<String>, BTreeMap<String, String>), Invalid> {
+        let project_id = self
+            .project_id
+            .take()
+            .map(|id| {
+                expand_env(&id.value).map_err(|e| invalid(&id, format!("{key}.project_id"), e))
+            })
+            .transpose()?;
+        let project_ids = match self.project_ids.take() {
+            None => BTreeMap::new(),
+            Some(ids) => {
+                let mut out = BTreeMap::new();
+                for (region, id) in &ids.value {
+                    let id = expand_env(id)
+                        .map_err(|e| invalid(&ids, format!("{key}.project_ids.{region}"), e))?;
+                    out.insert(region.clone(), id);
+                }
+                out
+            }
+        };
+        if project_id.is_none() && project_ids.is_empty() {
+            return Err(invalid_at(
+                at,
+                format!("{key}.project_id"),
+                "missing; set project_id, or project_ids per region",
+            ));
+        }
+        Ok((project_id, project_ids))
+    }
+
+    fn resolve_keys(
+        mut self,
+        provider: Cloud,
+        at: Location,
+        key: &str,
+    ) -> Result<Credentials, Invalid> {
         let field = |name, value, file| CredentialField {
             parent: key,
             name,
             value,
             file,
         };
-        let secret_id = field("secret_id", self.secret_id, self.secret_id_file);
-        let access_key = field("access_key", self.access_key, self.access_key_file);
-        let secret_key = field("secret_key", self.secret_key, self.secret_key_file);
-        let token = field("token", self.token, self.token_file);
-        let access_key_id = field("access_key_id", self.access_key_id, self.access_key_id_file);
+        let secret_id = field(
+            "secret_id",
+            self.secret_id.take(),
+            self.secret_id_file.take(),
+        );
+        let access_key = field(
+            "access_key",
+            self.access_key.take(),
+            self.access_key_file.take(),
+        );
+        let secret_key = field(
+            "secret_key",
+            self.secret_key.take(),
+            self.secret_key_file.take(),
+        );
+        let token = field("token", self.token.take(), self.token_file.take());
+        let access_key_id = field(
+            "access_key_id",
+            self.access_key_id.take(),
+            self.access_key_id_file.take(),
+        );
         let access_key_secret = field(
             "access_key_secret",
-            self.access_key_secret,
-            self.access_key_secret_file,
+            self.access_key_secret.take(),
+            self.access_key_secret_file.take(),
         );
         let security_token = field(
             "security_token",
-            self.security_token,
-            self.security_token_file,
+            self.security_token.take(),
+            self.security_token_file.take(),
         );
         let rules = provider.credential_rules();
         let given = [
@@ -622,33 +894,7 @@ impl RawCredentials {
                 token: token.resolve()?.map(Secret::new),
             }),
             Cloud::Huawei => {
-                let project_id = self
-                    .project_id
-                    .map(|id| {
-                        expand_env(&id.value)
-                            .map_err(|e| invalid(&id, format!("{key}.project_id"), e))
-                    })
-                    .transpose()?;
-                let project_ids = match self.project_ids {
-                    None => BTreeMap::new(),
-                    Some(ids) => {
-                        let mut out = BTreeMap::new();
-                        for (region, id) in &ids.value {
-                            let id = expand_env(id).map_err(|e| {
-                                invalid(&ids, format!("{key}.project_ids.{region}"), e)
-                            })?;
-                            out.insert(region.clone(), id);
-                        }
-                        out
-                    }
-                };
-                if project_id.is_none() && project_ids.is_empty() {
-                    return Err(invalid_at(
-                        at,
-                        format!("{key}.project_id"),
-                        "missing; set project_id, or project_ids per region",
-                    ));
-                }
+                let (project_id, project_ids) = self.projects(key, at)?;
                 Ok(Credentials::Huawei {
                     access_key: access_key.require(at)?,
                     secret_key: Secret::new(secret_key.require(at)?),

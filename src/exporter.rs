@@ -258,6 +258,11 @@ fn new_engine(config: &Config, metrics: &Arc<Metrics>) -> Result<Arc<Engine>, En
     for target in engine.targets() {
         metrics.register_target(&target.id);
     }
+    for account in engine.accounts() {
+        if account.source().is_temporary() {
+            metrics.register_credentials(account.account());
+        }
+    }
     Ok(Arc::new(engine))
 }
 

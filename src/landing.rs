@@ -1,5 +1,6 @@
-//! The landing page `/`: version, config source, each target's last sweep, links. It shows
-//! labels and outcomes only, never credentials.
+//! The landing page `/`: version, config source, each target's last sweep, each account's
+//! credential source and expiry, links. It shows labels, outcomes and where credentials come
+//! from, never credentials.
 
 use std::fmt::Write;
 
@@ -83,6 +84,21 @@ pub fn render(exporter: &Exporter) -> String {
             escape(&tasks),
         );
     }
+    let mut accounts = String::new();
+    for account in generation.engine.accounts() {
+        let expiry = match (account.source().is_temporary(), account.expires_at()) {
+            (false, _) => "does not expire".to_owned(),
+            (true, None) => "not issued yet".to_owned(),
+            (true, Some(at)) => at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        };
+        let _ = write!(
+            accounts,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(account.account()),
+            escape(&account.source().describe()),
+            escape(&expiry),
+        );
+    }
     format!(
         r#"<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>cloud-task-exporter</title>
@@ -95,6 +111,9 @@ pub fn render(exporter: &Exporter) -> String {
 <h2>Targets</h2>
 <table><tr><th>account</th><th>provider</th><th>region</th><th>API (signing)</th><th>last sweep</th><th>duration</th><th>outcome</th><th>tasks in window</th></tr>
 {rows}</table>
+<h2>Credentials</h2>
+<table><tr><th>account</th><th>source</th><th>expires</th></tr>
+{accounts}</table>
 </body></html>
 "#,
         version = env!("CARGO_PKG_VERSION"),

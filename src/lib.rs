@@ -57,6 +57,7 @@
 pub mod cli;
 pub mod cloud;
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod exporter;
 pub mod files;

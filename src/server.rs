@@ -251,7 +251,9 @@ async fn handle<B>(exporter: &Arc<Exporter>, req: Request<B>) -> Response<Full<B
         let now = tokio::time::Instant::now();
         let deadline = now.checked_add(budget).unwrap_or(now);
         let reports = generation.engine.collect(deadline).await;
-        let openmetrics = exporter.metrics().encode(&reports);
+        let openmetrics = exporter
+            .metrics()
+            .encode(&reports, &generation.engine.credential_expiries());
         let accept = req.headers().get("accept").and_then(|v| v.to_str().ok());
         let (body, content_type) = if metrics::accepts_openmetrics(accept) {
             (openmetrics, metrics::OPENMETRICS_CONTENT_TYPE)

@@ -8,6 +8,31 @@ use cloud_task_exporter::config::Config;
 /// (file, the whole message after "<path>: ").
 const CASES: &[(&str, &str)] = &[
     (
+        "invalid-source-unknown.yaml",
+        r#"accounts[0].credentials.source: unknown source "instance_profile": static (the default), environment or instance_role at line 5, column 15"#,
+    ),
+    (
+        "invalid-source-with-keys.yaml",
+        "accounts[0].credentials.secret_key: source instance_role gives the keys: remove secret_key at line 5, column 7",
+    ),
+    (
+        "invalid-role-name-with-static.yaml",
+        "accounts[0].credentials.role_name: only goes with source: instance_role (this account's source is static) at line 7, column 18",
+    ),
+    (
+        "invalid-metadata-endpoint.yaml",
+        r#"accounts[0].credentials.metadata_endpoint: "metadata.tencentyun.com" is not an http(s) URL at line 6, column 26"#,
+    ),
+    (
+        "invalid-role-name.yaml",
+        "accounts[0].credentials.role_name: must be 1 to 128 letters, digits and _+=,.@- at line 6, column 18",
+    ),
+    // CI has no Alibaba Cloud variables set.
+    (
+        "invalid-environment-unset.yaml",
+        "accounts[0].credentials.source: environment: the variable ALIBABA_CLOUD_ACCESS_KEY_ID is not set or empty at line 5, column 7",
+    ),
+    (
         "invalid-region-name.yaml",
         r#"accounts[0].targets[0].regions: "evil.example/x?" is not a region (lowercase letters, digits and '-', like ap-guangzhou or cn-north-4) at line 7, column 18"#,
     ),

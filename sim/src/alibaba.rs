@@ -221,6 +221,13 @@ fn authenticate(
             "Specified security token is not valid.",
         ));
     }
+    if account.expired() {
+        return Err(ApiFault::new(
+            403,
+            "InvalidSecurityToken.Expired",
+            "Specified SecurityToken is expired.",
+        ));
+    }
     if account.token.is_some() && !parsed.signed_headers.contains(&"x-acs-security-token") {
         return Err(ApiFault::new(
             400,

@@ -217,6 +217,9 @@ fn authenticate(
             "the security token is invalid or expired",
         ));
     }
+    if account.expired() {
+        return Err(ApiFault::unauthenticated("the security token has expired"));
+    }
     if header(parts, "x-project-id").is_some_and(|p| p != project) {
         return Err(ApiFault::new(
             400,

@@ -34,6 +34,7 @@ mod huawei_dds;
 mod huawei_gaussdb;
 mod huawei_rds;
 mod huawei_taurusdb;
+mod metadata;
 pub mod sign;
 mod tencent;
 mod tencent_cynosdb;
@@ -57,6 +58,7 @@ use tokio::net::TcpListener;
 use faults::{Body, Injected, Reset, Resettable};
 pub use faults::{Faults, Framing, Spoilt};
 pub use generator::{Generator, Scenario};
+pub use metadata::{InstanceRole, SimCloud};
 pub use tencent_mysql::CdbShape;
 pub use world::{SimOutcome, SimTask, World};
 
@@ -135,6 +137,9 @@ pub struct SimAccount {
     /// Huawei: the account's project id in each region (the path names the project, and the
     /// project decides the region).
     pub projects: BTreeMap<String, String>,
+    /// Temporary credentials stop working then: the APIs answer with their expired-token
+    /// error.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl SimAccount {
@@ -146,6 +151,7 @@ impl SimAccount {
             token: None,
             rate_limit: 1000.0,
             projects: BTreeMap::new(),
+            expires_at: None,
         }
     }
 
@@ -167,6 +173,11 @@ impl SimAccount {
 
     pub fn with_rate_limit(self, rate_limit: f64) -> Self {
         SimAccount { rate_limit, ..self }
+    }
+
+    /// Whether the credentials have expired.
+    pub fn expired(&self) -> bool {
+        self.expires_at.is_some_and(|at| at <= chrono::Utc::now())
     }
 
     pub fn with_token(self, token: &str) -> Self {
@@ -195,6 +206,12 @@ struct Inner {
     requests: AtomicU64,
     /// When each request of each API arrived, for rate checks.
     arrivals: Mutex<HashMap<&'static str, Vec<std::time::Instant>>>,
+    /// The role bound to the VMs of each cloud, for the metadata services.
+    roles: Mutex<HashMap<SimCloud, InstanceRole>>,
+    /// The session tokens the metadata services handed out.
+    metadata_tokens: Mutex<HashSet<String>>,
+    /// Whether the metadata services answer 503.
+    metadata_down: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -210,6 +227,46 @@ impl Simulator {
 
     pub fn add_account(&self, account: SimAccount) {
         lock(&self.inner.accounts).push(account);
+    }
+
+    /// Binds `role` to the simulated VMs of `cloud`: its metadata service hands out its
+    /// credentials. `None` unbinds it.
+    pub fn bind_instance_role(&self, cloud: SimCloud, role: Option<InstanceRole>) {
+        let mut roles = lock(&self.inner.roles);
+        match role {
+            Some(role) => roles.insert(cloud, role),
+            None => roles.remove(&cloud),
+        };
+    }
+
+    /// The temporary credentials the metadata services have handed out so far.
+    pub fn issued(&self) -> Vec<SimAccount> {
+        lock(&self.inner.accounts)
+            .iter()
+            .filter(|a| a.expires_at.is_some())
+            .cloned()
+            .collect()
+    }
+
+    /// Makes every metadata service answer 503 (down) or serve again.
+    pub fn set_metadata_down(&self, down: bool) {
+        self.inner.metadata_down.store(down, Ordering::Relaxed);
+    }
+
+    fn metadata_down(&self) -> bool {
+        self.inner.metadata_down.load(Ordering::Relaxed)
+    }
+
+    fn instance_role(&self, cloud: SimCloud) -> Option<InstanceRole> {
+        lock(&self.inner.roles).get(&cloud).cloned()
+    }
+
+    fn remember_metadata_token(&self, token: &str) {
+        lock(&self.inner.metadata_tokens).insert(token.to_owned());
+    }
+
+    fn knows_metadata_token(&self, token: &str) -> bool {
+        lock(&self.inner.metadata_tokens).contains(token)
     }
 
     /// Gives tests and the generator the task timeline to change.
@@ -335,6 +392,10 @@ impl Simulator {
             Ok(collected) => collected.to_bytes(),
             Err(_) => Bytes::new(),
         };
+        if metadata::matches(&parts) {
+            self.arrive("metadata");
+            return Ok(faults::whole(metadata::handle(self, &parts)));
+        }
         let route = ROUTES.iter().find(|route| match &route.api {
             Api::Tencent(action) => action.matches(&parts),
             Api::Huawei(resource) => resource.matches(&parts),

@@ -225,6 +225,12 @@ fn verify_signature(
             "Token is invalid or expired.",
         ));
     }
+    if account.expired() {
+        return Err(ApiFault::new(
+            "AuthFailure.TokenFailure",
+            "The token has expired.",
+        ));
+    }
     Ok(account)
 }
 

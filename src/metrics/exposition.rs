@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::labels::{BuildLabels, StatusLabels, TargetLabels, TaskIdLabels};
+use super::labels::{AccountLabels, BuildLabels, StatusLabels, TargetLabels, TaskIdLabels};
 use super::{FloatGauge, Metrics};
 use crate::process::ProcessCollector;
 use crate::sweep::{SweepReport, TargetId};
@@ -71,7 +72,12 @@ pub fn to_text_format(openmetrics: &str) -> String {
 
 impl Metrics {
     /// The whole exposition for one scrape.
-    pub fn encode(&self, reports: &[(TargetId, Arc<SweepReport>)]) -> String {
+    /// `expiries` are the accounts whose temporary credentials expire, and when.
+    pub fn encode(
+        &self,
+        reports: &[(TargetId, Arc<SweepReport>)],
+        expiries: &[(String, DateTime<Utc>)],
+    ) -> String {
         self.release_deferred();
         let mut registry = Registry::default();
         self.register_task_gauges(&mut registry, reports);
@@ -115,6 +121,24 @@ impl Metrics {
             "cloud_task_rate_limit_wait_seconds",
             "Time spent waiting for the account's rate limiter",
             self.rate_limit_wait.clone(),
+        );
+        let expiry: Family<AccountLabels, FloatGauge> = Family::default();
+        for (account, at) in expiries {
+            expiry
+                .get_or_create(&AccountLabels {
+                    account: account.clone(),
+                })
+                .set(at.timestamp() as f64);
+        }
+        registry.register(
+            "cloud_task_credentials_expiry_timestamp_seconds",
+            "When each account's temporary credentials expire (accounts with a temporary credentials source only)",
+            expiry,
+        );
+        registry.register(
+            "cloud_task_credentials_refreshes",
+            "Fetches of each account's temporary credentials, by outcome",
+            self.credentials_refreshes.clone(),
         );
         let build_info: Family<BuildLabels, Gauge> = Family::default();
         build_info

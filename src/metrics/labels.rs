@@ -78,3 +78,15 @@ pub struct BuildLabels {
     pub version: &'static str,
     pub revision: &'static str,
 }
+
+/// An account's series (its credentials).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AccountLabels {
+    pub account: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AccountOutcomeLabels {
+    pub account: String,
+    pub outcome: &'static str,
+}

@@ -26,7 +26,7 @@ mod labels;
 pub use exposition::{
     OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, accepts_openmetrics, to_text_format,
 };
-use labels::{DurationLabels, OutcomeLabels, StatusLabels, TargetLabels};
+use labels::{AccountOutcomeLabels, DurationLabels, OutcomeLabels, StatusLabels, TargetLabels};
 
 /// Buckets of `cloud_task_api_request_duration_seconds`: 10 ms to 30 s.
 const REQUEST_DURATION_BUCKETS: [f64; 11] =
@@ -56,6 +56,7 @@ pub struct Metrics {
     rate_limit_wait: Family<TargetLabels, FloatCounter>,
     reload_successful: Gauge,
     reload_timestamp: FloatGauge,
+    credentials_refreshes: Family<AccountOutcomeLabels, Counter>,
     /// Each target's instances and their task types that have finished counters, with when
     /// they last had a task in the window: the counters go once they have had none for a
     /// lookback, or with the target when a reload removes it.
@@ -211,6 +212,7 @@ impl Metrics {
             rate_limit_wait: Family::default(),
             reload_successful: Gauge::default(),
             reload_timestamp: FloatGauge::default(),
+            credentials_refreshes: Family::default(),
             seen: Mutex::default(),
             registered: Mutex::default(),
             deferred: Mutex::default(),
@@ -436,6 +438,33 @@ impl Metrics {
 }
 
 /// The engine's events, counted (for the targets of the engine in force).
+impl crate::credentials::Observer for Metrics {
+    fn credentials_refreshed(&self, account: &str, outcome: Outcome) {
+        self.credentials_refreshes
+            .get_or_create(&AccountOutcomeLabels {
+                account: account.to_owned(),
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+}
+
+impl Metrics {
+    /// Makes the refresh outcomes of an account with temporary credentials visible from the
+    /// start (at 0), as for a target's requests.
+    pub fn register_credentials(&self, account: &str) {
+        for outcome in Outcome::ALL {
+            drop(
+                self.credentials_refreshes
+                    .get_or_create(&AccountOutcomeLabels {
+                        account: account.to_owned(),
+                        outcome: outcome.as_str(),
+                    }),
+            );
+        }
+    }
+}
+
 impl Observer for Metrics {
     /// Counts one API request, by outcome, with how long it took.
     fn api_request(&self, target: &TargetId, outcome: Outcome, seconds: f64) {
@@ -561,15 +590,15 @@ mod tests {
         };
         metrics.api_request(&target, Outcome::Ok, 0.1);
         metrics.task_finished(&target, &task("1"), start);
-        metrics.encode(&[]);
+        metrics.encode(&[], &[]);
         metrics.task_finished(&target, &task("2"), start);
-        let before = metrics.encode(&[]);
+        let before = metrics.encode(&[], &[]);
         assert!(before.contains("le=\"60.0\""), "{before}");
         assert!(!metrics.set_duration_layout(&[60.0], true));
         // A held-back observation for the old layout is dropped with it.
         metrics.task_finished(&target, &task("3"), start);
         assert!(metrics.set_duration_layout(&[10.0, 600.0], true));
-        let after = metrics.encode(&[]);
+        let after = metrics.encode(&[], &[]);
         assert!(
             !after.contains("cloud_task_duration_seconds_count{"),
             "{after}"
@@ -585,8 +614,8 @@ mod tests {
         );
         assert!(after.contains("outcome=\"ok\"} 1"), "{after}");
         metrics.task_finished(&target, &task("4"), start);
-        metrics.encode(&[]);
-        let later = metrics.encode(&[]);
+        metrics.encode(&[], &[]);
+        let later = metrics.encode(&[], &[]);
         assert!(later.contains("le=\"600.0\""), "{later}");
         assert!(!later.contains("le=\"60.0\""), "{later}");
     }
@@ -606,7 +635,7 @@ mod tests {
         metrics.api_request(&target, Outcome::Ok, 0.1);
         metrics.skipped_entries(&target, 1);
         metrics.task_seen(&target, "i", "Backup", chrono::Utc::now());
-        let text = metrics.encode(&[]);
+        let text = metrics.encode(&[], &[]);
         assert!(!text.contains("account=\"gone\""), "{text}");
     }
 
@@ -640,7 +669,7 @@ mod tests {
         // A task type never seen before fails between two sweeps, twice.
         metrics.task_finished(&target, &failed("1"), start);
         metrics.task_finished(&target, &failed("2"), start);
-        let first = metrics.encode(&[]);
+        let first = metrics.encode(&[], &[]);
         assert_eq!(
             sample(&first, "cloud_task_finished_total").as_deref(),
             Some("0")
@@ -651,7 +680,7 @@ mod tests {
         );
         // The next scrape has the counts, plus one more that came meanwhile.
         metrics.task_finished(&target, &failed("3"), start);
-        let second = metrics.encode(&[]);
+        let second = metrics.encode(&[], &[]);
         assert_eq!(
             sample(&second, "cloud_task_finished_total").as_deref(),
             Some("3")
@@ -662,7 +691,7 @@ mod tests {
         );
         // And a known series counts at once.
         metrics.task_finished(&target, &failed("4"), start);
-        let third = metrics.encode(&[]);
+        let third = metrics.encode(&[], &[]);
         assert_eq!(
             sample(&third, "cloud_task_finished_total").as_deref(),
             Some("4")
@@ -696,8 +725,8 @@ mod tests {
                 metrics.task_seen(&target, instance, "Backup", t0);
                 metrics.task_finished(&target, &finished(instance, instance), t0);
             }
-            metrics.encode(&[]);
-            let text = metrics.encode(&[]);
+            metrics.encode(&[], &[]);
+            let text = metrics.encode(&[], &[]);
             assert_eq!(text.matches("cloud_task_finished_total{").count(), 6);
             // "kept" is still in the window a day later; "old" left it at t0.
             metrics.task_seen(&target, "kept", "Backup", hours(24));
@@ -706,7 +735,7 @@ mod tests {
                 0
             );
             assert_eq!(metrics.forget_unseen(&target, hours(1)), 1);
-            let text = metrics.encode(&[]);
+            let text = metrics.encode(&[], &[]);
             assert!(!text.contains("instance_id=\"old\""), "{text}");
             assert_eq!(text.matches("cloud_task_finished_total{").count(), 3);
             // One histogram per status for "kept" (or for the type, without instance_id).
@@ -715,7 +744,7 @@ mod tests {
                 "{text}"
             );
             assert_eq!(metrics.forget_unseen(&target, hours(48)), 1);
-            let text = metrics.encode(&[]);
+            let text = metrics.encode(&[], &[]);
             assert!(!text.contains("cloud_task_finished_total{"), "{text}");
             assert!(
                 !text.contains("cloud_task_duration_seconds_count{"),
@@ -725,7 +754,7 @@ mod tests {
             metrics.task_seen(&target, "old", "Backup", hours(49));
             assert_eq!(
                 metrics
-                    .encode(&[])
+                    .encode(&[], &[])
                     .matches("cloud_task_finished_total{")
                     .count(),
                 3

@@ -264,11 +264,19 @@ impl Target {
         limit: u32,
         deadline: Instant,
     ) -> Result<Page, ApiError> {
+        let credentials = match self.credentials.current(deadline).await {
+            Ok(credentials) => credentials,
+            Err(error) => {
+                // Counted, so that `outcome="auth_error"` says why the target is down.
+                self.observer.api_request(&self.id, error.outcome(), 0.0);
+                return Err(error);
+            }
+        };
         self.wait_for_limiter(deadline).await?;
         let request = self.provider.build_request(&PageQuery {
             region: &self.id.region,
             endpoint: &self.endpoint,
-            credentials: &self.credentials,
+            credentials: &credentials,
             window,
             offset,
             limit,

@@ -28,6 +28,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::{Instant, timeout_at};
 
 use crate::config::Config;
+use crate::credentials::AccountCredentials;
 use crate::providers::ApiError;
 
 pub use fetch::{FUTURE_TOLERANCE, MAX_WINDOW_TASKS, REQUEST_TIMEOUT};
@@ -72,9 +73,10 @@ pub struct SweepReport {
     pub last_success: Option<DateTime<Utc>>,
 }
 
-/// All targets of a config.
+/// All targets of a config, and the credentials of its accounts.
 pub struct Engine {
     targets: Vec<Arc<Target>>,
+    accounts: Vec<Arc<AccountCredentials>>,
 }
 
 impl Engine {
@@ -89,10 +91,19 @@ impl Engine {
             .build()
             .map_err(|e| EngineError::Client(e.to_string()))?;
         let mut targets = Vec::new();
+        let mut accounts = Vec::new();
         let mut limiters: HashMap<(&str, &str), (Arc<DefaultDirectRateLimiter>, f64)> =
             HashMap::new();
         for account in &config.accounts {
-            let credentials = Arc::new(account.credentials.clone());
+            let credentials = AccountCredentials::new(
+                &account.name,
+                account.provider,
+                account.source.clone(),
+                account.credentials.clone(),
+                client.clone(),
+                observer.clone(),
+            );
+            accounts.push(credentials.clone());
             for target in &account.targets {
                 let provider = target.kind.provider();
                 // One limiter per account and API, shared by its regions and by every target
@@ -143,11 +154,24 @@ impl Engine {
                 }
             }
         }
-        Ok(Engine { targets })
+        Ok(Engine { targets, accounts })
     }
 
     pub fn targets(&self) -> &[Arc<Target>] {
         &self.targets
+    }
+
+    /// Every account's credentials, in config order.
+    pub fn accounts(&self) -> &[Arc<AccountCredentials>] {
+        &self.accounts
+    }
+
+    /// The accounts whose temporary credentials expire, and when.
+    pub fn credential_expiries(&self) -> Vec<(String, DateTime<Utc>)> {
+        self.accounts
+            .iter()
+            .filter_map(|a| Some((a.account().to_owned(), a.expires_at()?)))
+            .collect()
     }
 
     /// Takes over the task windows of `previous`'s targets that this engine has unchanged

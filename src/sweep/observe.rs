@@ -17,8 +17,9 @@ pub struct TargetId {
     pub region: String,
 }
 
-/// Receives the events of the engine's sweeps. Each call is cheap and never blocks on I/O.
-pub trait Observer: Send + Sync {
+/// Receives the events of the engine's sweeps, and of its accounts' credentials. Each call is
+/// cheap and never blocks on I/O.
+pub trait Observer: crate::credentials::Observer + Send + Sync {
     /// One API request answered (or given up on) with `outcome` after `seconds`.
     fn api_request(&self, target: &TargetId, outcome: Outcome, seconds: f64);
     /// Time spent waiting for the account's rate limiter before a request.

@@ -13,7 +13,7 @@ use tokio::time::{Instant, timeout_at};
 use super::failure_log::{Entry, FailureLog, Signature};
 use super::window::TaskWindow;
 use super::{Observer, SweepReport, TargetId, lock};
-use crate::cloud::Credentials;
+use crate::credentials::AccountCredentials;
 use crate::providers::{ApiError, Provider, TimeWindow};
 use crate::task::Task;
 
@@ -29,7 +29,7 @@ pub struct Target {
     pub id: TargetId,
     pub(super) provider: &'static dyn Provider,
     pub(super) endpoint: reqwest::Url,
-    pub(super) credentials: Arc<Credentials>,
+    pub(super) credentials: Arc<AccountCredentials>,
     pub(super) instance_ids: HashSet<String>,
     pub(super) task_types: HashSet<String>,
     pub(super) limiter: Arc<DefaultDirectRateLimiter>,
@@ -71,7 +71,7 @@ impl Target {
     pub(super) fn same_source(&self, other: &Target) -> bool {
         self.id == other.id
             && self.endpoint == other.endpoint
-            && self.credentials == other.credentials
+            && self.credentials.same_as(&other.credentials)
             && self.instance_ids == other.instance_ids
             && self.task_types == other.task_types
             && self.lookback == other.lookback

@@ -1,0 +1,418 @@
+//! Where an account's credentials come from, and keeping temporary ones fresh.
+//!
+//! An account's [`Source`] is `static` (keys in the config, its files or variables), the SDKs'
+//! `environment` variables, or an `instance_role` bound to the VM, fetched from the metadata
+//! service. Temporary credentials are held by one [`AccountCredentials`] per account, shared by
+//! its targets, and refreshed in the background ahead of their expiry, one refresh in flight
+//! at a time: a scrape reads the current ones and waits only for the very first fetch. A
+//! failed refresh keeps the old credentials while they are valid and is retried with backoff;
+//! once they have expired, the account's requests fail as `auth_error` with one log line naming
+//! the account and the source.
+
+pub mod environment;
+pub mod instance_role;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+pub use crate::cloud::Keys;
+use crate::cloud::{Cloud, Credentials};
+use crate::providers::{ApiError, Outcome};
+
+/// How an account gets its credentials: the config's `credentials.source`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// Keys in the config, its files or variables; never refreshed.
+    Static,
+    /// The SDKs' environment variables, read when the config is loaded.
+    Environment,
+    /// The role bound to the VM, from the metadata service.
+    InstanceRole {
+        /// The role to ask for; by default the one the metadata service names.
+        role_name: Option<String>,
+        metadata_endpoint: String,
+    },
+}
+
+impl Source {
+    /// The `credentials.source` value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Source::Static => "static",
+            Source::Environment => "environment",
+            Source::InstanceRole { .. } => "instance_role",
+        }
+    }
+
+    /// The source as the landing page shows it: its name and where it asks (never a key).
+    pub fn describe(&self) -> String {
+        match self {
+            Source::InstanceRole {
+                role_name: Some(role),
+                metadata_endpoint,
+            } => format!("instance_role {role} from {metadata_endpoint}"),
+            Source::InstanceRole {
+                role_name: None,
+                metadata_endpoint,
+            } => format!("instance_role from {metadata_endpoint}"),
+            other => other.name().to_owned(),
+        }
+    }
+
+    /// Whether the credentials come and go: only those are fetched and refreshed.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Source::InstanceRole { .. })
+    }
+}
+
+/// Whether `name` can be a role name (Tencent CAM, Alibaba RAM): it goes into a metadata URL.
+pub fn is_role_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+/// Credentials as a source issued them.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub credentials: Credentials,
+    /// When they stop working; `None` for keys that do not expire.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// How long before expiry each cloud's SDK refreshes instance-role credentials (see
+/// `docs/sources/credentials.md`): tencentcloud-sdk-python `CVMRoleCredential` with 300 s
+/// left, huaweicloudsdkcore `MetadataCredentialProvider` with 2400 s left, and
+/// alibabacloud-credentials `EcsRamRoleCredentialProvider` 15 minutes before. A refresh
+/// starts then, or halfway through a lifetime shorter than twice that.
+pub fn refresh_margin(cloud: Cloud) -> Duration {
+    match cloud {
+        Cloud::Tencent => Duration::from_secs(300),
+        Cloud::Huawei => Duration::from_secs(2400),
+        Cloud::Alibaba => Duration::from_secs(15 * 60),
+    }
+}
+
+/// Backoff after the n-th failed refresh in a row (from 0): 1 s doubling to a minute.
+fn retry_after(failures: u32) -> Duration {
+    Duration::from_secs(1)
+        .saturating_mul(2u32.saturating_pow(failures.min(6)))
+        .min(Duration::from_secs(60))
+}
+
+/// What an account's credentials do, for the metrics.
+pub trait Observer: Send + Sync {
+    /// A fetch of `account`'s temporary credentials ended with `outcome`.
+    fn credentials_refreshed(&self, account: &str, outcome: Outcome);
+}
+
+/// The state every reader of an account's credentials sees.
+#[derive(Debug, Clone, Default)]
+struct State {
+    issued: Option<Arc<Issued>>,
+    /// Why the last refresh failed, while it has not succeeded since.
+    last_error: Option<String>,
+    /// Whether the first fetch has ended (well or not).
+    settled: bool,
+}
+
+/// One account's credentials: fixed, or fetched and kept fresh by a background task that lives
+/// as long as this value.
+pub struct AccountCredentials {
+    account: String,
+    cloud: Cloud,
+    source: Source,
+    state: watch::Receiver<State>,
+    sender: Arc<watch::Sender<State>>,
+    /// The keys a temporary source's credentials are completed with (Huawei's projects).
+    base: Credentials,
+    client: reqwest::Client,
+    observer: Arc<dyn Observer>,
+    refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Whether the expiry of the credentials has been logged, so it is logged once.
+    expiry_logged: Mutex<bool>,
+}
+
+impl AccountCredentials {
+    /// Credentials from `source`; for a static or environment source, `credentials` are the
+    /// keys themselves, for a temporary one the account's settings that go with the keys.
+    /// A temporary source starts fetching at once when there is a runtime to do it on.
+    pub fn new(
+        account: &str,
+        cloud: Cloud,
+        source: Source,
+        credentials: Credentials,
+        client: reqwest::Client,
+        observer: Arc<dyn crate::sweep::Observer>,
+    ) -> Arc<Self> {
+        let initial = if source.is_temporary() {
+            State::default()
+        } else {
+            State {
+                issued: Some(Arc::new(Issued {
+                    credentials: credentials.clone(),
+                    expires_at: None,
+                })),
+                last_error: None,
+                settled: true,
+            }
+        };
+        let (sender, state) = watch::channel(initial);
+        let this = Arc::new(AccountCredentials {
+            account: account.to_owned(),
+            cloud,
+            source,
+            state,
+            sender: Arc::new(sender),
+            base: credentials,
+            client,
+            observer: observer as Arc<dyn Observer>,
+            refresher: Mutex::new(None),
+            expiry_logged: Mutex::new(false),
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            this.start();
+        }
+        this
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// When the current credentials expire, if they do and have been issued.
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.state.borrow().issued.as_ref()?.expires_at
+    }
+
+    /// Whether `other` gets its credentials from the same place with the same settings, so
+    /// that what it fetched is valid here.
+    pub fn same_as(&self, other: &AccountCredentials) -> bool {
+        self.account == other.account && self.source == other.source && self.base == other.base
+    }
+
+    /// Starts the background refresh, once; static credentials have none.
+    fn start(self: &Arc<Self>) {
+        if !self.source.is_temporary() {
+            return;
+        }
+        let mut refresher = self.refresher.lock().unwrap_or_else(|p| p.into_inner());
+        if refresher.is_none() {
+            let task = Refresher {
+                account: self.account.clone(),
+                cloud: self.cloud,
+                source: self.source.clone(),
+                base: self.base.clone(),
+                client: self.client.clone(),
+                observer: self.observer.clone(),
+                sender: self.sender.clone(),
+            };
+            *refresher = Some(tokio::spawn(task.run()));
+        }
+    }
+
+    /// Credentials valid now, waiting (until `deadline`) only for a first fetch still in
+    /// flight. Expired or never issued credentials are an `auth_error` naming the account and
+    /// the source.
+    pub async fn current(
+        self: &Arc<Self>,
+        deadline: Instant,
+    ) -> Result<Arc<Credentials>, ApiError> {
+        self.start();
+        let mut state = self.state.clone();
+        let snapshot = match tokio::time::timeout_at(deadline, state.wait_for(|s| s.settled)).await
+        {
+            Ok(Ok(settled)) => settled.clone(),
+            // The refresher is gone (it never is while this value lives), or the deadline.
+            Ok(Err(_)) | Err(_) => return Err(ApiError::Timeout),
+        };
+        match &snapshot.issued {
+            Some(issued) if issued.expires_at.is_none_or(|at| at > Utc::now()) => {
+                *self.expiry_logged.lock().unwrap_or_else(|p| p.into_inner()) = false;
+                Ok(Arc::new(issued.credentials.clone()))
+            }
+            issued => {
+                let why = snapshot
+                    .last_error
+                    .as_deref()
+                    .unwrap_or("no refresh has succeeded");
+                let message = match issued.as_ref().and_then(|i| i.expires_at) {
+                    Some(at) => format!(
+                        "the credentials of account {} from source {} expired at {}: {why}",
+                        self.account,
+                        self.source.name(),
+                        at.format("%Y-%m-%dT%H:%M:%SZ")
+                    ),
+                    None => format!(
+                        "account {} has no credentials from source {}: {why}",
+                        self.account,
+                        self.source.name()
+                    ),
+                };
+                let mut logged = self.expiry_logged.lock().unwrap_or_else(|p| p.into_inner());
+                if !*logged {
+                    *logged = true;
+                    tracing::error!(account = %self.account, source = self.source.name(), "{message}");
+                }
+                Err(ApiError::Provider {
+                    outcome: Outcome::AuthError,
+                    code: "CredentialsExpired".into(),
+                    message,
+                    http_status: 0,
+                    request_id: None,
+                })
+            }
+        }
+    }
+}
+
+impl Drop for AccountCredentials {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .refresher
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// The background refresh of one account's temporary credentials.
+struct Refresher {
+    account: String,
+    cloud: Cloud,
+    source: Source,
+    base: Credentials,
+    client: reqwest::Client,
+    observer: Arc<dyn Observer>,
+    sender: Arc<watch::Sender<State>>,
+}
+
+impl Refresher {
+    async fn run(self) {
+        let mut failures = 0;
+        loop {
+            let pause = match self.fetch().await {
+                Ok(issued) => {
+                    failures = 0;
+                    self.observer
+                        .credentials_refreshed(&self.account, Outcome::Ok);
+                    let Some(expires_at) = issued.expires_at else {
+                        self.publish(Some(issued), None);
+                        return;
+                    };
+                    let pause = self.until_refresh(expires_at);
+                    self.publish(Some(issued), None);
+                    pause
+                }
+                Err(error) => {
+                    self.observer
+                        .credentials_refreshed(&self.account, error.outcome());
+                    let valid_until = self
+                        .sender
+                        .borrow()
+                        .issued
+                        .as_ref()
+                        .and_then(|i| i.expires_at);
+                    let retry_in_s = retry_after(failures).as_secs();
+                    let valid_until =
+                        valid_until.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+                    // The first failure of a streak is a warning; its retries are debug.
+                    if failures == 0 {
+                        tracing::warn!(
+                            account = %self.account,
+                            source = self.source.name(),
+                            valid_until,
+                            retry_in_s,
+                            "refreshing credentials failed: {error}"
+                        );
+                    } else {
+                        tracing::debug!(
+                            account = %self.account,
+                            source = self.source.name(),
+                            valid_until,
+                            retry_in_s,
+                            "refreshing credentials failed again: {error}"
+                        );
+                    }
+                    let previous = self.sender.borrow().issued.clone();
+                    self.publish_error(previous, error.to_string());
+                    let pause = retry_after(failures);
+                    failures = failures.saturating_add(1);
+                    pause
+                }
+            };
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    async fn fetch(&self) -> Result<Issued, ApiError> {
+        match &self.source {
+            Source::InstanceRole {
+                role_name,
+                metadata_endpoint,
+            } => {
+                instance_role::fetch(
+                    &self.client,
+                    self.cloud,
+                    metadata_endpoint,
+                    role_name.as_deref(),
+                    &self.base,
+                )
+                .await
+            }
+            Source::Static | Source::Environment => Ok(Issued {
+                credentials: self.base.clone(),
+                expires_at: None,
+            }),
+        }
+    }
+
+    /// How long to wait before refreshing credentials that expire at `expires_at`: until the
+    /// cloud's margin before it, or halfway there when the lifetime is shorter, and at least
+    /// a second.
+    fn until_refresh(&self, expires_at: DateTime<Utc>) -> Duration {
+        let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
+        let margin = refresh_margin(self.cloud).min(left / 2);
+        left.saturating_sub(margin).max(Duration::from_secs(1))
+    }
+
+    fn publish(&self, issued: Option<Issued>, error: Option<String>) {
+        self.sender.send_replace(State {
+            issued: issued.map(Arc::new),
+            last_error: error,
+            settled: true,
+        });
+    }
+
+    fn publish_error(&self, previous: Option<Arc<Issued>>, error: String) {
+        self.sender.send_replace(State {
+            issued: previous,
+            last_error: Some(error),
+            settled: true,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_a_minute() {
+        let pauses: Vec<u64> = (0..9).map(|n| retry_after(n).as_secs()).collect();
+        assert_eq!(pauses, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+}
