@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_saphyr::{Location, Spanned};
 
 pub use crate::cloud::{Cloud, Credentials};
-use crate::credentials::{self, Source};
+use crate::credentials::sts::AssumeRole;
+use crate::credentials::{self, Origin, Source};
 use crate::files;
 use crate::providers::{self, Provider};
 use crate::secret::Secret;
@@ -145,8 +146,8 @@ pub struct Account {
     /// The `account` label.
     pub name: String,
     pub provider: Cloud,
-    /// Where the credentials come from (`credentials.source`).
-    pub source: Source,
+    /// Where the credentials come from (`credentials.source`, `assume_role`).
+    pub source: Origin,
     /// The keys of a static or environment source; for a temporary source, the settings that
     /// go with the keys it issues (Huawei's projects), with the keys themselves empty.
     pub credentials: Credentials,
@@ -174,27 +175,69 @@ impl Serialize for Account {
 /// An account's `credentials` as the config spells them: the keys of a static source (secrets
 /// redacted), else the source with its settings and never the keys it gives.
 struct CredentialsView<'a> {
-    source: &'a Source,
+    source: &'a Origin,
     credentials: &'a Credentials,
 }
 
 impl Serialize for CredentialsView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        if *self.source == Source::Static {
+        if !self.source.is_temporary() && self.source.source == Source::Static {
             return self.credentials.serialize(serializer);
         }
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("source", self.source.name())?;
-        if let Source::InstanceRole {
-            role_name,
-            metadata_endpoint,
-        } = self.source
-        {
-            if let Some(role) = role_name {
-                map.serialize_entry("role_name", role)?;
+        if self.source.source != Source::Static {
+            map.serialize_entry("source", self.source.source.name())?;
+        }
+        match &self.source.source {
+            Source::InstanceRole {
+                role_name,
+                metadata_endpoint,
+            } => {
+                if let Some(role) = role_name {
+                    map.serialize_entry("role_name", role)?;
+                }
+                map.serialize_entry("metadata_endpoint", metadata_endpoint)?;
             }
-            map.serialize_entry("metadata_endpoint", metadata_endpoint)?;
+            Source::WebIdentity {
+                provider_id,
+                role_arn,
+                token_file,
+            } => {
+                for (name, value) in [
+                    ("provider_id", provider_id),
+                    ("role_arn", role_arn),
+                    ("token_file", token_file),
+                ] {
+                    if let Some(value) = value {
+                        map.serialize_entry(name, value)?;
+                    }
+                }
+            }
+            Source::Static => {
+                // Static keys under an assumed role: the keys, secrets redacted.
+                let keys =
+                    serde_json::to_value(self.credentials).map_err(serde::ser::Error::custom)?;
+                if let serde_json::Value::Object(keys) = keys {
+                    for (name, value) in keys {
+                        map.serialize_entry(&name, &value)?;
+                    }
+                }
+            }
+            Source::Environment => {}
+        }
+        if let Some(role) = &self.source.assume_role {
+            map.serialize_entry(
+                "assume_role",
+                &BTreeMap::from([
+                    ("role_arn", role.role_arn.clone()),
+                    ("session_name", role.session_name.clone()),
+                    ("duration", duration::format(role.duration)),
+                ]),
+            )?;
+        }
+        if let Some(endpoint) = &self.source.sts_endpoint {
+            map.serialize_entry("sts_endpoint", endpoint)?;
         }
         if let Credentials::Huawei {
             project_id,
@@ -359,6 +402,91 @@ struct RawCredentials {
     source: Option<Spanned<String>>,
     role_name: Option<Spanned<String>>,
     metadata_endpoint: Option<Spanned<String>>,
+    provider_id: Option<Spanned<String>>,
+    role_arn: Option<Spanned<String>>,
+    assume_role: Option<Spanned<RawAssumeRole>>,
+    sts_endpoint: Option<Spanned<String>>,
+}
+
+/// `credentials.assume_role`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssumeRole {
+    role_arn: Spanned<String>,
+    session_name: Option<Spanned<String>>,
+    duration: Option<Spanned<String>>,
+}
+
+impl RawAssumeRole {
+    /// The role, checked by `provider`'s STS rules (tencentcloud-sdk-python-sts
+    /// `AssumeRoleRequest`: session 2-128 of `[\w+=,.@_-]`, at most 43200 s, default 7200;
+    /// alibabacloud-sts20150401 `AssumeRoleRequest`: session 2-64 of letters, digits and
+    /// `.@-_`, 900 to 43200 s, default 3600).
+    fn validate(self, provider: Cloud, key: &str) -> Result<AssumeRole, Invalid> {
+        let key = format!("{key}.assume_role");
+        let (max_session, extra, default, min) = match provider {
+            Cloud::Tencent => (128, "+=,", 7200, 1),
+            Cloud::Alibaba => (64, "", 3600, 900),
+            Cloud::Huawei => {
+                return Err(invalid(
+                    &self.role_arn,
+                    key,
+                    "is not available for provider huawei (use source: instance_role for an ECS agency)",
+                ));
+            }
+        };
+        let role_arn = expand_env(&self.role_arn.value)
+            .map_err(|e| invalid(&self.role_arn, format!("{key}.role_arn"), e))?;
+        if role_arn.is_empty() || role_arn.len() > 1024 {
+            return Err(invalid(
+                &self.role_arn,
+                format!("{key}.role_arn"),
+                "must be a role ARN of 1 to 1024 characters",
+            ));
+        }
+        let session_name = match self.session_name {
+            None => "cloud-task-exporter".to_owned(),
+            Some(name) => {
+                let ok = (2..=max_session).contains(&name.value.len())
+                    && name.value.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || "._@-".contains(c) || extra.contains(c)
+                    });
+                if !ok {
+                    return Err(invalid(
+                        &name,
+                        format!("{key}.session_name"),
+                        format!(
+                            "must be 2 to {max_session} letters, digits and .@-_{extra} for provider {provider}"
+                        ),
+                    ));
+                }
+                name.value
+            }
+        };
+        let duration = match self.duration {
+            None => Duration::from_secs(default),
+            Some(text) => {
+                let value = duration::parse(&text.value)
+                    .map_err(|e| invalid(&text, format!("{key}.duration"), e))?;
+                if !(min..=43_200).contains(&value.as_secs()) {
+                    return Err(invalid(
+                        &text,
+                        format!("{key}.duration"),
+                        format!(
+                            "must be from {} to 12h for provider {provider}",
+                            duration::format(Duration::from_secs(min))
+                        ),
+                    ));
+                }
+                value
+            }
+        };
+        Ok(AssumeRole {
+            role_arn,
+            session_name,
+            duration,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -632,9 +760,44 @@ fn warn_if_world_readable(path: &str, key: &str) {
 }
 
 impl RawCredentials {
-    /// The account's credential source and its credentials (for a temporary source, the
-    /// settings that go with the keys it will issue).
+    /// Where the account's credentials come from, and its credentials (for a temporary
+    /// source, the settings that go with the keys it will issue).
     fn resolve(
+        mut self,
+        provider: Cloud,
+        at: Location,
+        key: &str,
+    ) -> Result<(Origin, Credentials), Invalid> {
+        let assume_role = self.assume_role.take();
+        let sts_endpoint = self.sts_endpoint.take();
+        let (source, credentials) = self.resolve_source(provider, at, key)?;
+        let assume_role = assume_role
+            .map(|role| role.value.validate(provider, key))
+            .transpose()?;
+        let sts_endpoint = match sts_endpoint {
+            None => None,
+            Some(endpoint)
+                if assume_role.is_none() && !matches!(source, Source::WebIdentity { .. }) =>
+            {
+                return Err(invalid(
+                    &endpoint,
+                    format!("{key}.sts_endpoint"),
+                    "only goes with assume_role or source: web_identity",
+                ));
+            }
+            Some(endpoint) => Some(http_url(&endpoint, &format!("{key}.sts_endpoint"))?),
+        };
+        Ok((
+            Origin {
+                source,
+                assume_role,
+                sts_endpoint,
+            },
+            credentials,
+        ))
+    }
+
+    fn resolve_source(
         mut self,
         provider: Cloud,
         at: Location,
@@ -645,16 +808,47 @@ impl RawCredentials {
             None => "static".to_owned(),
             Some(source) => match source.value.as_str() {
                 "static" | "environment" | "instance_role" => source.value,
+                "web_identity" if provider == Cloud::Tencent => source.value,
+                "web_identity" => {
+                    return Err(invalid(
+                        &source,
+                        source_key,
+                        format!(
+                            "web_identity is Tencent's TKE workload identity; provider {provider} takes static, environment or instance_role"
+                        ),
+                    ));
+                }
                 other => {
                     return Err(invalid(
                         &source,
                         source_key,
                         format!(
-                            "unknown source {other:?}: static (the default), environment or instance_role"
+                            "unknown source {other:?}: static (the default), environment, instance_role or web_identity"
                         ),
                     ));
                 }
             },
+        };
+        let provider_id = self.provider_id.take();
+        let role_arn = self.role_arn.take();
+        if source != "web_identity"
+            && let Some((name, spanned)) = [("provider_id", &provider_id), ("role_arn", &role_arn)]
+                .into_iter()
+                .find_map(|(name, v)| v.as_ref().map(|v| (name, v)))
+        {
+            return Err(invalid(
+                spanned,
+                format!("{key}.{name}"),
+                format!(
+                    "only goes with source: web_identity (this account's source is {source}); an assumed role goes in assume_role.role_arn"
+                ),
+            ));
+        }
+        // The web identity's token file is the OIDC token's, read on every refresh.
+        let web_token_file = if source == "web_identity" {
+            self.token_file.take()
+        } else {
+            None
         };
         let role_name = self.role_name.take();
         let metadata_endpoint = self.metadata_endpoint.take();
@@ -729,6 +923,21 @@ impl RawCredentials {
             None
         };
         let (project_id, project_ids) = projects.unwrap_or_default();
+        if source == "web_identity" {
+            let text = |v: Option<Spanned<String>>, name: &str| {
+                v.map(|v| expand_env(&v.value).map_err(|e| invalid(&v, format!("{key}.{name}"), e)))
+                    .transpose()
+            };
+            let token_file = text(web_token_file, "token_file")?;
+            return Ok((
+                Source::WebIdentity {
+                    provider_id: text(provider_id, "provider_id")?,
+                    role_arn: text(role_arn, "role_arn")?,
+                    token_file,
+                },
+                credentials::Keys::default().into_credentials(provider, project_id, project_ids),
+            ));
+        }
         if source == "environment" {
             let keys = credentials::environment::read(provider)
                 .map_err(|e| invalid_at(at, source_key, e))?;
@@ -739,24 +948,7 @@ impl RawCredentials {
         }
         let metadata_endpoint = match metadata_endpoint {
             None => credentials::instance_role::default_endpoint(provider).to_owned(),
-            Some(endpoint) => {
-                let text = expand_env(&endpoint.value)
-                    .map_err(|e| invalid(&endpoint, format!("{key}.metadata_endpoint"), e))?;
-                match reqwest::Url::parse(&text) {
-                    Ok(url)
-                        if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() =>
-                    {
-                        text.trim_end_matches('/').to_owned()
-                    }
-                    _ => {
-                        return Err(invalid(
-                            &endpoint,
-                            format!("{key}.metadata_endpoint"),
-                            format!("{text:?} is not an http(s) URL"),
-                        ));
-                    }
-                }
-            }
+            Some(endpoint) => http_url(&endpoint, &format!("{key}.metadata_endpoint"))?,
         };
         let role_name = match role_name {
             None => None,
@@ -904,6 +1096,21 @@ impl RawCredentials {
                 })
             }
         }
+    }
+}
+
+/// An `http(s)` URL with a host, `${VAR}` expanded, without a trailing `/`.
+fn http_url(value: &Spanned<String>, key: &str) -> Result<String, Invalid> {
+    let text = expand_env(&value.value).map_err(|e| invalid(value, key, e))?;
+    match reqwest::Url::parse(&text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+            Ok(text.trim_end_matches('/').to_owned())
+        }
+        _ => Err(invalid(
+            value,
+            key,
+            format!("{text:?} is not an http(s) URL"),
+        )),
     }
 }
 

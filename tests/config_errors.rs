@@ -8,8 +8,28 @@ use cloud_task_exporter::config::Config;
 /// (file, the whole message after "<path>: ").
 const CASES: &[(&str, &str)] = &[
     (
+        "invalid-assume-role-huawei.yaml",
+        "accounts[0].credentials.assume_role: is not available for provider huawei (use source: instance_role for an ECS agency) at line 8, column 19",
+    ),
+    (
+        "invalid-assume-role-duration.yaml",
+        "accounts[0].credentials.assume_role.duration: must be from 15m to 12h for provider alibaba at line 8, column 19",
+    ),
+    (
+        "invalid-web-identity-alibaba.yaml",
+        "accounts[0].credentials.source: web_identity is Tencent's TKE workload identity; provider alibaba takes static, environment or instance_role at line 5, column 15",
+    ),
+    (
+        "invalid-sts-endpoint-without-role.yaml",
+        "accounts[0].credentials.sts_endpoint: only goes with assume_role or source: web_identity at line 6, column 21",
+    ),
+    (
+        "invalid-assume-role-session-name.yaml",
+        "accounts[0].credentials.assume_role.session_name: must be 2 to 128 letters, digits and .@-_+=, for provider tencent at line 6, column 75",
+    ),
+    (
         "invalid-source-unknown.yaml",
-        r#"accounts[0].credentials.source: unknown source "instance_profile": static (the default), environment or instance_role at line 5, column 15"#,
+        r#"accounts[0].credentials.source: unknown source "instance_profile": static (the default), environment, instance_role or web_identity at line 5, column 15"#,
     ),
     (
         "invalid-source-with-keys.yaml",

@@ -372,3 +372,198 @@ async fn no_temporary_or_environment_secret_reaches_logs_metrics_or_check_config
         }
     }
 }
+
+const TENCENT_ROLE: &str = "qcs::cam::uin/100000000001:roleName/task-reader";
+const ALIBABA_ROLE: &str = "acs:ram::100000000001:role/task-reader";
+
+fn sts_role(role_arn: &str, lifetime: Duration, trusted: &[&str]) -> cloud_task_simulator::StsRole {
+    cloud_task_simulator::StsRole {
+        role_arn: role_arn.into(),
+        lifetime,
+        rate_limit: 1000.0,
+        trusted: trusted.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assumed_roles_rotate_and_a_refused_one_is_an_auth_error() {
+    let (sim, addr) = simulator(Duration::from_secs(30)).await;
+    // Static keys that may assume the Tencent role; the Alibaba role is assumed with what the
+    // VM's own role gives (a chain of two temporary sources).
+    sim.add_account(cloud_task_simulator::SimAccount::tencent(
+        "AKIDbasekeys",
+        "base-secret",
+    ));
+    sim.allow_assume_role(
+        SimCloud::Tencent,
+        sts_role(TENCENT_ROLE, Duration::from_secs(3), &["AKIDbasekeys"]),
+    );
+    sim.allow_assume_role(
+        SimCloud::Alibaba,
+        sts_role(ALIBABA_ROLE, Duration::from_secs(3), &[]),
+    );
+    let yaml = format!(
+        r#"
+global:
+  min_interval: 0s
+accounts:
+  - name: assumed
+    provider: tencent
+    credentials:
+      secret_id: AKIDbasekeys
+      secret_key: base-secret
+      assume_role: {{role_arn: "{TENCENT_ROLE}", session_name: exporter-test, duration: 1h}}
+      sts_endpoint: http://{addr}
+    targets:
+      - kind: tencent_postgres
+        regions: [ap-guangzhou]
+        endpoint: http://{addr}
+  - name: chained
+    provider: alibaba
+    credentials:
+      source: instance_role
+      metadata_endpoint: http://{addr}
+      assume_role: {{role_arn: "{ALIBABA_ROLE}"}}
+      sts_endpoint: http://{addr}
+    targets:
+      - kind: alibaba_rds
+        regions: [cn-hangzhou]
+        endpoint: http://{addr}
+  - name: refused
+    provider: tencent
+    credentials:
+      secret_id: AKIDbasekeys
+      secret_key: base-secret
+      assume_role: {{role_arn: "qcs::cam::uin/100000000001:roleName/no-such-role"}}
+      sts_endpoint: http://{addr}
+    targets:
+      - kind: tencent_redis
+        regions: [ap-guangzhou]
+        endpoint: http://{addr}
+"#
+    );
+    let exporter = start_exporter(&yaml).await;
+    let started = std::time::Instant::now();
+    let mut samples = Vec::new();
+    while started.elapsed() < Duration::from_secs(8) {
+        samples = parse(&scrape(exporter).await);
+        assert_eq!(
+            value(
+                &samples,
+                "cloud_task_up",
+                &target("assumed", "tencent_postgres", "ap-guangzhou")
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "cloud_task_up",
+                &target("chained", "alibaba_rds", "cn-hangzhou")
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "cloud_task_up",
+                &target("refused", "tencent_redis", "ap-guangzhou")
+            ),
+            0.0
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    for account in ["assumed", "chained"] {
+        let ok = value(
+            &samples,
+            "cloud_task_credentials_refreshes_total",
+            &[("account", account), ("outcome", "ok")],
+        );
+        assert!(
+            ok >= 4.0,
+            "{account}: {ok} refreshes in 8 s of 3 s credentials"
+        );
+    }
+    let refused = value(
+        &samples,
+        "cloud_task_credentials_refreshes_total",
+        &[("account", "refused"), ("outcome", "client_error")],
+    );
+    assert!(
+        refused >= 1.0,
+        "the refused AssumeRole is counted: {refused}"
+    );
+    let auth = [
+        target("refused", "tencent_redis", "ap-guangzhou").as_slice(),
+        &[("outcome", "auth_error")],
+    ]
+    .concat();
+    assert!(value(&samples, "cloud_task_api_requests_total", &auth) >= 1.0);
+    assert!(sim.sts_requests() >= 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_identity_token_file_that_changes_is_read_again() {
+    const TKE_ROLE: &str = "qcs::cam::uin/100000000001:roleName/tke-exporter";
+    let (sim, addr) = simulator(Duration::from_secs(30)).await;
+    sim.allow_assume_role(
+        SimCloud::Tencent,
+        sts_role(TKE_ROLE, Duration::from_secs(3), &[]),
+    );
+    let identity = |token: &str| cloud_task_simulator::WebIdentity {
+        provider_id: "tke-oidc-1".into(),
+        role_arn: TKE_ROLE.into(),
+        token: token.into(),
+    };
+    sim.set_web_identity(Some(identity("jwt-version-1")));
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "jwt-version-1\n").unwrap();
+    let yaml = format!(
+        r#"
+global:
+  min_interval: 0s
+accounts:
+  - name: tke
+    provider: tencent
+    credentials:
+      source: web_identity
+      provider_id: tke-oidc-1
+      role_arn: "{TKE_ROLE}"
+      token_file: {token_file}
+      sts_endpoint: http://{addr}
+    targets:
+      - kind: tencent_postgres
+        regions: [ap-guangzhou]
+        endpoint: http://{addr}
+"#,
+        token_file = token_file.display()
+    );
+    let exporter = start_exporter(&yaml).await;
+    let tke = target("tke", "tencent_postgres", "ap-guangzhou");
+    let up = |samples: &[common::Sample]| value(samples, "cloud_task_up", &tke);
+    assert_eq!(up(&parse(&scrape(exporter).await)), 1.0);
+    // The platform rotates the token: STS wants the new one, the file has it.
+    sim.set_web_identity(Some(identity("jwt-version-2")));
+    std::fs::write(&token_file, "jwt-version-2\n").unwrap();
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            up(&parse(&scrape(exporter).await)),
+            1.0,
+            "after the rotation"
+        );
+    }
+    // STS moves on but the file does not: refreshes fail, and once the credentials held have
+    // expired the target is down as an auth error.
+    sim.set_web_identity(Some(identity("jwt-version-3")));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let samples = parse(&scrape(exporter).await);
+    assert_eq!(up(&samples), 0.0);
+    let failed = value(
+        &samples,
+        "cloud_task_credentials_refreshes_total",
+        &[("account", "tke"), ("outcome", "client_error")],
+    );
+    assert!(failed >= 1.0, "{failed}");
+}

@@ -107,7 +107,7 @@ fn every_alert_has_a_severity_a_summary_a_description_and_a_runbook() {
         .into_iter()
         .filter(|rule| rule.alert.is_some())
         .collect();
-    assert_eq!(alerts.len(), 5, "{alerts:#?}");
+    assert_eq!(alerts.len(), 6, "{alerts:#?}");
     for alert in &alerts {
         let name = alert.name();
         assert!(

@@ -1,17 +1,29 @@
 //! Serves the simulator on 127.0.0.1 for clients other than the exporter (the official SDKs in
 //! `sim/sdk-check/`): one Huawei account and a generated world of every Huawei API in
-//! `cn-north-4`. Prints the bound address as one line, then serves until killed.
+//! `cn-north-4`; for STS, a Tencent and an Alibaba account, a role on each cloud that trusts
+//! only them (a second, untrusted account of each cloud is refused), a role on each that trusts
+//! any caller (`.../sim-open`), and a Tencent web identity for the first Tencent role. Prints
+//! the bound address as one line, then serves until killed.
 //!
-//! `cargo run -p cloud-task-simulator --example serve -- [PORT]` (0 or none: any free port);
-//! the account is `SIM_HUAWEI_AK`, `SIM_HUAWEI_SK` and `SIM_HUAWEI_PROJECT`, or the defaults
-//! below.
+//! `cargo run -p cloud-task-simulator --example serve -- [PORT]` (0 or none: any free port).
+//! Each value below is the environment variable of that name, or its default here:
+//! `SIM_HUAWEI_AK`, `SIM_HUAWEI_SK`, `SIM_HUAWEI_PROJECT`; `SIM_TENCENT_SECRET_ID`,
+//! `SIM_TENCENT_SECRET_KEY`, `SIM_TENCENT_ROLE_ARN`, `SIM_TENCENT_PROVIDER_ID`,
+//! `SIM_TENCENT_WEB_IDENTITY_TOKEN`; `SIM_ALIBABA_AK_ID`, `SIM_ALIBABA_AK_SECRET`,
+//! `SIM_ALIBABA_ROLE_ARN`. The untrusted accounts are fixed: `SIMTENCENTUNTRUSTED` /
+//! `SIMALIBABAUNTRUSTED`, secret `sim-untrusted-secret`.
 
 use std::io::Write;
 use std::time::Duration;
 
-use cloud_task_simulator::{Generator, Scenario, SimAccount, Simulator};
+use cloud_task_simulator::{
+    Generator, Scenario, SimAccount, SimCloud, Simulator, StsRole, WebIdentity,
+};
 
 const REGION: &str = "cn-north-4";
+/// Roles any authenticated caller may assume.
+const OPEN_TENCENT_ROLE: &str = "qcs::cam::uin/100000000001:roleName/sim-open";
+const OPEN_ALIBABA_ROLE: &str = "acs:ram::1234567890123456:role/sim-open";
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -30,6 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &env_or("SIM_HUAWEI_SK", "sim-huawei-secret-key"),
         &[(REGION, &project)],
     ));
+    sts(&simulator);
     let mut generator = Generator::new(7);
     let now = chrono::Utc::now();
     let huawei = cloud_task_simulator::kinds()
@@ -61,4 +74,58 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     stdout.flush()?;
     simulator.serve(listener).await;
     Ok(())
+}
+
+/// The STS side: callers, the roles each cloud lets them assume, and the web identity.
+fn sts(simulator: &Simulator) {
+    let tencent_id = env_or("SIM_TENCENT_SECRET_ID", "AKIDSIMTENCENT0000000001");
+    let alibaba_id = env_or("SIM_ALIBABA_AK_ID", "LTAISIMALIBABA00000001");
+    simulator.add_account(SimAccount::tencent(
+        &tencent_id,
+        &env_or("SIM_TENCENT_SECRET_KEY", "sim-tencent-secret-key"),
+    ));
+    simulator.add_account(SimAccount::alibaba(
+        &alibaba_id,
+        &env_or("SIM_ALIBABA_AK_SECRET", "sim-alibaba-secret"),
+    ));
+    simulator.add_account(SimAccount::tencent(
+        "SIMTENCENTUNTRUSTED",
+        "sim-untrusted-secret",
+    ));
+    simulator.add_account(SimAccount::alibaba(
+        "SIMALIBABAUNTRUSTED",
+        "sim-untrusted-secret",
+    ));
+    let tencent_role = env_or(
+        "SIM_TENCENT_ROLE_ARN",
+        "qcs::cam::uin/100000000001:roleName/sim-exporter",
+    );
+    let alibaba_role = env_or(
+        "SIM_ALIBABA_ROLE_ARN",
+        "acs:ram::1234567890123456:role/sim-exporter",
+    );
+    let roles = [
+        // Trusts the static caller only.
+        (SimCloud::Tencent, tencent_role.clone(), vec![tencent_id]),
+        (SimCloud::Alibaba, alibaba_role, vec![alibaba_id]),
+        // Trusts any caller, such as credentials STS issued (role chaining).
+        (SimCloud::Tencent, OPEN_TENCENT_ROLE.to_owned(), Vec::new()),
+        (SimCloud::Alibaba, OPEN_ALIBABA_ROLE.to_owned(), Vec::new()),
+    ];
+    for (cloud, role_arn, trusted) in roles {
+        simulator.allow_assume_role(
+            cloud,
+            StsRole {
+                role_arn,
+                lifetime: Duration::from_secs(3600),
+                rate_limit: 100.0,
+                trusted,
+            },
+        );
+    }
+    simulator.set_web_identity(Some(WebIdentity {
+        provider_id: env_or("SIM_TENCENT_PROVIDER_ID", "sim-oidc-provider"),
+        role_arn: tencent_role,
+        token: env_or("SIM_TENCENT_WEB_IDENTITY_TOKEN", "sim-web-identity-token"),
+    }));
 }

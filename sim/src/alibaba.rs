@@ -57,7 +57,7 @@ impl ApiFault {
     }
 }
 
-fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -66,7 +66,7 @@ pub fn is_alibaba(parts: &Parts) -> bool {
     parts.headers.contains_key("x-acs-action")
 }
 
-fn respond(result: Result<Value, ApiFault>) -> Response<Full<Bytes>> {
+pub(crate) fn respond(result: Result<Value, ApiFault>) -> Response<Full<Bytes>> {
     let request_id = request_id().to_uppercase();
     let (status, value) = match result {
         Ok(mut value) => {
@@ -155,7 +155,7 @@ fn answer(
 }
 
 /// Checks the signature, the date, the payload hash and the token; returns the account.
-fn authenticate(
+pub(crate) fn authenticate(
     sim: &Simulator,
     parts: &Parts,
     body: &Bytes,

@@ -10,7 +10,9 @@
 //! HTTP-status errors), with request signing checked by its own implementation (`sign/`). The
 //! task timeline is shared (`world.rs`) and filled by a seedable generator (`generator.rs`) or
 //! by tests. `faults.rs` breaks an API on purpose: error answers, real answers spoilt on the
-//! wire (cut short, dripped, huge), hangs and resets.
+//! wire (cut short, dripped, huge), hangs and resets. Temporary credentials come from the VMs'
+//! metadata services (`metadata.rs`) and from STS (`sts.rs`: Tencent `AssumeRole` and
+//! `AssumeRoleWithWebIdentity`, Alibaba `AssumeRole`).
 //!
 //! It is a second, independent implementation of each wire format: it imports nothing of the
 //! exporter's (parsing, time formats, status or task-type tables, signing), but writes each
@@ -36,6 +38,7 @@ mod huawei_rds;
 mod huawei_taurusdb;
 mod metadata;
 pub mod sign;
+mod sts;
 mod tencent;
 mod tencent_cynosdb;
 mod tencent_mysql;
@@ -51,6 +54,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper::http::request::Parts;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -59,6 +63,7 @@ use faults::{Body, Injected, Reset, Resettable};
 pub use faults::{Faults, Framing, Spoilt};
 pub use generator::{Generator, Scenario};
 pub use metadata::{InstanceRole, SimCloud};
+pub use sts::{StsRole, WebIdentity};
 pub use tencent_mysql::CdbShape;
 pub use world::{SimOutcome, SimTask, World};
 
@@ -212,6 +217,10 @@ struct Inner {
     metadata_tokens: Mutex<HashSet<String>>,
     /// Whether the metadata services answer 503.
     metadata_down: std::sync::atomic::AtomicBool,
+    /// The roles STS lets callers assume, per cloud and role ARN.
+    sts_roles: Mutex<HashMap<(SimCloud, String), StsRole>>,
+    /// What Tencent's `AssumeRoleWithWebIdentity` accepts.
+    web_identity: Mutex<Option<WebIdentity>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -239,7 +248,64 @@ impl Simulator {
         };
     }
 
-    /// The temporary credentials the metadata services have handed out so far.
+    /// Lets STS of `cloud` hand out credentials of `role` (replacing a role of the same ARN).
+    /// Huawei has no STS here: its roles are kept but never assumed.
+    pub fn allow_assume_role(&self, cloud: SimCloud, role: StsRole) {
+        lock(&self.inner.sts_roles).insert((cloud, role.role_arn.clone()), role);
+    }
+
+    /// Sets the one identity provider, token and role Tencent's `AssumeRoleWithWebIdentity`
+    /// accepts (the role must also be allowed with [`Simulator::allow_assume_role`]); `None`
+    /// refuses every call.
+    pub fn set_web_identity(&self, identity: Option<WebIdentity>) {
+        *lock(&self.inner.web_identity) = identity;
+    }
+
+    /// STS requests received so far (every cloud, valid or not).
+    pub fn sts_requests(&self) -> usize {
+        self.requests_of(sts::KIND)
+    }
+
+    fn sts_role(&self, cloud: SimCloud, role_arn: &str) -> Option<StsRole> {
+        lock(&self.inner.sts_roles)
+            .get(&(cloud, role_arn.to_owned()))
+            .cloned()
+    }
+
+    fn web_identity(&self) -> Option<WebIdentity> {
+        lock(&self.inner.web_identity).clone()
+    }
+
+    /// Issues new temporary credentials of `cloud` that work for `lifetime` (the metadata
+    /// services' and STS's alike): adds them to the accounts and returns them with their
+    /// expiry.
+    fn issue(
+        &self,
+        cloud: SimCloud,
+        lifetime: std::time::Duration,
+        rate_limit: f64,
+        projects: BTreeMap<String, String>,
+    ) -> (SimAccount, chrono::DateTime<chrono::Utc>) {
+        let expires_at = chrono::Utc::now()
+            + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::hours(1));
+        let prefix = match cloud {
+            SimCloud::Tencent => "AKIDtmp",
+            SimCloud::Huawei => "HWTMP",
+            SimCloud::Alibaba => "STS.tmp",
+        };
+        let account = SimAccount {
+            id: random_text(prefix, 24),
+            secret: random_text("", 40),
+            token: Some(random_text("tok-", 80)),
+            rate_limit,
+            projects,
+            expires_at: Some(expires_at),
+        };
+        self.add_account(account.clone());
+        (account, expires_at)
+    }
+
+    /// The temporary credentials the metadata services and STS have handed out so far.
     pub fn issued(&self) -> Vec<SimAccount> {
         lock(&self.inner.accounts)
             .iter()
@@ -396,22 +462,28 @@ impl Simulator {
             self.arrive("metadata");
             return Ok(faults::whole(metadata::handle(self, &parts)));
         }
-        let route = ROUTES.iter().find(|route| match &route.api {
-            Api::Tencent(action) => action.matches(&parts),
-            Api::Huawei(resource) => resource.matches(&parts),
-            Api::Alibaba(action) => action.matches(&parts),
-        });
-        let Some(route) = route else {
-            // Tencent's APIs are all POSTs to `/`; anything else is a REST path.
-            return Ok(faults::whole(if alibaba::is_alibaba(&parts) {
-                alibaba::unknown_action(&parts)
-            } else if parts.uri.path() == "/" {
-                tencent::unknown_action(&parts)
-            } else {
-                huawei::not_found()
-            }));
+        let target = match sts::matches(&parts) {
+            Some(cloud) => Target::Sts(cloud),
+            None => {
+                let route = ROUTES.iter().find(|route| match &route.api {
+                    Api::Tencent(action) => action.matches(&parts),
+                    Api::Huawei(resource) => resource.matches(&parts),
+                    Api::Alibaba(action) => action.matches(&parts),
+                });
+                let Some(route) = route else {
+                    // Tencent's APIs are all POSTs to `/`; anything else is a REST path.
+                    return Ok(faults::whole(if alibaba::is_alibaba(&parts) {
+                        alibaba::unknown_action(&parts)
+                    } else if parts.uri.path() == "/" {
+                        tencent::unknown_action(&parts)
+                    } else {
+                        huawei::not_found()
+                    }));
+                };
+                Target::Task(route)
+            }
         };
-        let (latency, fault) = self.arrive(route.kind);
+        let (latency, fault) = self.arrive(target.kind());
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
@@ -419,25 +491,54 @@ impl Simulator {
         match fault {
             Some(Injected::Hang) => std::future::pending::<()>().await,
             Some(Injected::Reset) => return Err(Reset),
-            Some(Injected::Instead(fault)) => {
-                return Ok(faults::whole(match route.api {
-                    Api::Tencent(_) => tencent::fault(fault),
-                    Api::Huawei(_) => huawei::fault(fault),
-                    Api::Alibaba(_) => alibaba::fault(fault),
-                }));
-            }
+            Some(Injected::Instead(fault)) => return Ok(faults::whole(target.fault(fault))),
             Some(Injected::Spoilt(how)) => spoilt = Some(how),
             None => {}
         }
-        let answer = match &route.api {
-            Api::Tencent(action) => tencent::handle(self, route.kind, action, &parts, &body),
-            Api::Huawei(resource) => huawei::handle(self, route.kind, resource, &parts, &body),
-            Api::Alibaba(action) => alibaba::handle(self, route.kind, action, &parts, &body),
-        };
+        let answer = target.answer(self, &parts, &body);
         Ok(match spoilt {
             Some(how) => faults::spoil(answer, how).await,
             None => faults::whole(answer),
         })
+    }
+}
+
+/// What a request (other than a metadata one) is for: a task API, or the STS of a cloud.
+enum Target<'a> {
+    Task(&'a Route),
+    Sts(SimCloud),
+}
+
+impl Target<'_> {
+    /// The name its arrivals and faults are kept under.
+    fn kind(&self) -> &'static str {
+        match self {
+            Target::Task(route) => route.kind,
+            Target::Sts(_) => sts::KIND,
+        }
+    }
+
+    /// An injected fault in its protocol's envelope.
+    fn fault(&self, fault: faults::Substitute) -> Response<Full<Bytes>> {
+        match self {
+            Target::Task(route) => match route.api {
+                Api::Tencent(_) => tencent::fault(fault),
+                Api::Huawei(_) => huawei::fault(fault),
+                Api::Alibaba(_) => alibaba::fault(fault),
+            },
+            Target::Sts(cloud) => sts::fault(*cloud, fault),
+        }
+    }
+
+    fn answer(&self, sim: &Simulator, parts: &Parts, body: &Bytes) -> Response<Full<Bytes>> {
+        match self {
+            Target::Task(route) => match &route.api {
+                Api::Tencent(action) => tencent::handle(sim, route.kind, action, parts, body),
+                Api::Huawei(resource) => huawei::handle(sim, route.kind, resource, parts, body),
+                Api::Alibaba(action) => alibaba::handle(sim, route.kind, action, parts, body),
+            },
+            Target::Sts(cloud) => sts::handle(sim, *cloud, parts, body),
+        }
     }
 }
 
@@ -477,6 +578,15 @@ fn json_response(status: u16, value: &serde_json::Value) -> Response<Full<Bytes>
         hyper::header::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// `prefix` and then `len` random letters and digits.
+fn random_text(prefix: &str, len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let tail: String = (0..len)
+        .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))
+        .collect();
+    format!("{prefix}{tail}")
 }
 
 /// A request id in the providers' UUID format.

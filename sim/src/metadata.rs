@@ -24,7 +24,7 @@ use hyper::Response;
 use hyper::http::request::Parts;
 use serde_json::json;
 
-use super::{SimAccount, Simulator, json_response};
+use super::{SimAccount, Simulator, json_response, random_text};
 
 /// A cloud whose VMs have a metadata service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,14 +69,6 @@ fn text(status: u16, body: impl Into<String>) -> Response<Full<Bytes>> {
     response
 }
 
-fn random(prefix: &str, len: usize) -> String {
-    let alphabet: Vec<char> = ('A'..='Z').chain('a'..='z').chain('0'..='9').collect();
-    let tail: String = (0..len)
-        .map(|_| alphabet[fastrand::usize(..alphabet.len())])
-        .collect();
-    format!("{prefix}{tail}")
-}
-
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -115,7 +107,7 @@ fn session_token(sim: &Simulator, parts: &Parts, ttl_header: &str) -> Response<F
             "Bad Request: the token TTL header is missing or out of range",
         );
     }
-    let token = random("mdtok-", 40);
+    let token = random_text("mdtok-", 40);
     sim.remember_metadata_token(&token);
     text(200, token)
 }
@@ -126,23 +118,7 @@ fn issue(
     cloud: SimCloud,
     role: &InstanceRole,
 ) -> (SimAccount, chrono::DateTime<Utc>) {
-    let expires_at = Utc::now()
-        + chrono::Duration::from_std(role.lifetime).unwrap_or(chrono::Duration::hours(1));
-    let prefix = match cloud {
-        SimCloud::Tencent => "AKIDtmp",
-        SimCloud::Huawei => "HWTMP",
-        SimCloud::Alibaba => "STS.tmp",
-    };
-    let account = SimAccount {
-        id: random(prefix, 24),
-        secret: random("", 40),
-        token: Some(random("tok-", 80)),
-        rate_limit: role.rate_limit,
-        projects: role.projects.clone(),
-        expires_at: Some(expires_at),
-    };
-    sim.add_account(account.clone());
-    (account, expires_at)
+    sim.issue(cloud, role.lifetime, role.rate_limit, role.projects.clone())
 }
 
 fn tencent(sim: &Simulator, asked: &str) -> Response<Full<Bytes>> {

@@ -107,7 +107,7 @@ pub fn unknown_action(parts: &Parts) -> Response<Full<Bytes>> {
     respond(Err(fault))
 }
 
-fn respond(result: Result<Value, ApiFault>) -> Response<Full<Bytes>> {
+pub(crate) fn respond(result: Result<Value, ApiFault>) -> Response<Full<Bytes>> {
     let request_id = request_id();
     let response = match result {
         Ok(mut value) => {
@@ -124,7 +124,7 @@ fn respond(result: Result<Value, ApiFault>) -> Response<Full<Bytes>> {
     json_response(200, &response)
 }
 
-fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -142,6 +142,15 @@ fn answer(
             "Your current request times equals to `limit`. Please try again later.",
         ));
     }
+    let (region, params) = region_and_params(parts, body)?;
+    (action.handler)(sim, region, &params)
+}
+
+/// The region (`X-TC-Region`, required) and the JSON object of parameters of a request.
+pub(crate) fn region_and_params<'a>(
+    parts: &'a Parts,
+    body: &Bytes,
+) -> Result<(&'a str, Value), ApiFault> {
     let region = header(parts, "x-tc-region")
         .filter(|r| !r.is_empty())
         .ok_or_else(|| ApiFault::new("MissingParameter", "The request is missing X-TC-Region."))?;
@@ -157,11 +166,12 @@ fn answer(
             "The request body must be a JSON object.",
         ));
     }
-    (action.handler)(sim, region, &params)
+    Ok((region, params))
 }
 
-/// Checks the TC3 signature and returns the account it was made with.
-fn verify_signature(
+/// Checks the TC3 signature (and the token of temporary credentials) and returns the account
+/// it was made with.
+pub(crate) fn verify_signature(
     sim: &Simulator,
     parts: &Parts,
     body: &Bytes,

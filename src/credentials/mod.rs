@@ -11,6 +11,7 @@
 
 pub mod environment;
 pub mod instance_role;
+pub mod sts;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,6 +37,51 @@ pub enum Source {
         role_name: Option<String>,
         metadata_endpoint: String,
     },
+    /// Tencent TKE workload identity: an OIDC token exchanged at STS. What the config leaves
+    /// out is read from the `TKE_*` variables on every refresh, as the SDK does.
+    WebIdentity {
+        provider_id: Option<String>,
+        role_arn: Option<String>,
+        token_file: Option<String>,
+    },
+}
+
+/// Everything about where an account's credentials come from: a [`Source`], and optionally a
+/// role to assume with what it gives (`credentials.assume_role`), at `sts_endpoint`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
+    pub source: Source,
+    pub assume_role: Option<sts::AssumeRole>,
+    /// STS's address, when not the cloud's default.
+    pub sts_endpoint: Option<String>,
+}
+
+impl Origin {
+    pub fn of(source: Source) -> Self {
+        Origin {
+            source,
+            assume_role: None,
+            sts_endpoint: None,
+        }
+    }
+
+    /// Whether the credentials come and go: only those are fetched and refreshed.
+    pub fn is_temporary(&self) -> bool {
+        self.source.is_temporary() || self.assume_role.is_some()
+    }
+
+    /// As the landing page and the logs name it: the source, where it asks, and the role
+    /// assumed (never a key).
+    pub fn describe(&self) -> String {
+        match &self.assume_role {
+            None => self.source.describe(),
+            Some(role) => format!(
+                "{} then assume_role {}",
+                self.source.describe(),
+                role.role_arn
+            ),
+        }
+    }
 }
 
 impl Source {
@@ -45,6 +91,7 @@ impl Source {
             Source::Static => "static",
             Source::Environment => "environment",
             Source::InstanceRole { .. } => "instance_role",
+            Source::WebIdentity { .. } => "web_identity",
         }
     }
 
@@ -59,13 +106,20 @@ impl Source {
                 role_name: None,
                 metadata_endpoint,
             } => format!("instance_role from {metadata_endpoint}"),
+            Source::WebIdentity {
+                role_arn: Some(role),
+                ..
+            } => format!("web_identity {role}"),
             other => other.name().to_owned(),
         }
     }
 
     /// Whether the credentials come and go: only those are fetched and refreshed.
     pub fn is_temporary(&self) -> bool {
-        matches!(self, Source::InstanceRole { .. })
+        matches!(
+            self,
+            Source::InstanceRole { .. } | Source::WebIdentity { .. }
+        )
     }
 }
 
@@ -99,6 +153,39 @@ pub fn refresh_margin(cloud: Cloud) -> Duration {
     }
 }
 
+/// The session name of web-identity credentials (the SDK's is `tencentcloud-python-sdk-<time>`).
+const WEB_IDENTITY_SESSION: &str = "cloud-task-exporter";
+/// How long web-identity credentials are asked for: the SDK's default.
+const WEB_IDENTITY_DURATION: Duration = Duration::from_secs(7200);
+
+/// The web identity to exchange: what the config says, the rest from the `TKE_*` variables
+/// (tencentcloud-sdk-python-common `DefaultTkeOIDCRoleArnProvider`), read now.
+fn web_identity(
+    provider_id: &Option<String>,
+    role_arn: &Option<String>,
+    token_file: &Option<String>,
+) -> Result<sts::WebIdentity, ApiError> {
+    let pick = |configured: &Option<String>, variable: &str| {
+        configured
+            .clone()
+            .or_else(|| std::env::var(variable).ok().filter(|v| !v.is_empty()))
+            .ok_or_else(|| {
+                ApiError::Request(format!(
+                    "web_identity: neither the config nor {variable} says it"
+                ))
+            })
+    };
+    Ok(sts::WebIdentity {
+        provider_id: pick(provider_id, "TKE_PROVIDER_ID")?,
+        role_arn: pick(role_arn, "TKE_ROLE_ARN")?,
+        token_file: pick(token_file, "TKE_WEB_IDENTITY_TOKEN_FILE")?,
+        region: std::env::var("TKE_REGION")
+            .ok()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "ap-guangzhou".to_owned()),
+    })
+}
+
 /// Backoff after the n-th failed refresh in a row (from 0): 1 s doubling to a minute.
 fn retry_after(failures: u32) -> Duration {
     Duration::from_secs(1)
@@ -127,7 +214,7 @@ struct State {
 pub struct AccountCredentials {
     account: String,
     cloud: Cloud,
-    source: Source,
+    source: Origin,
     state: watch::Receiver<State>,
     sender: Arc<watch::Sender<State>>,
     /// The keys a temporary source's credentials are completed with (Huawei's projects).
@@ -146,7 +233,7 @@ impl AccountCredentials {
     pub fn new(
         account: &str,
         cloud: Cloud,
-        source: Source,
+        source: Origin,
         credentials: Credentials,
         client: reqwest::Client,
         observer: Arc<dyn crate::sweep::Observer>,
@@ -186,7 +273,7 @@ impl AccountCredentials {
         &self.account
     }
 
-    pub fn source(&self) -> &Source {
+    pub fn source(&self) -> &Origin {
         &self.source
     }
 
@@ -250,19 +337,19 @@ impl AccountCredentials {
                     Some(at) => format!(
                         "the credentials of account {} from source {} expired at {}: {why}",
                         self.account,
-                        self.source.name(),
+                        self.source.source.name(),
                         at.format("%Y-%m-%dT%H:%M:%SZ")
                     ),
                     None => format!(
                         "account {} has no credentials from source {}: {why}",
                         self.account,
-                        self.source.name()
+                        self.source.source.name()
                     ),
                 };
                 let mut logged = self.expiry_logged.lock().unwrap_or_else(|p| p.into_inner());
                 if !*logged {
                     *logged = true;
-                    tracing::error!(account = %self.account, source = self.source.name(), "{message}");
+                    tracing::error!(account = %self.account, source = %self.source.describe(), "{message}");
                 }
                 Err(ApiError::Provider {
                     outcome: Outcome::AuthError,
@@ -293,7 +380,7 @@ impl Drop for AccountCredentials {
 struct Refresher {
     account: String,
     cloud: Cloud,
-    source: Source,
+    source: Origin,
     base: Credentials,
     client: reqwest::Client,
     observer: Arc<dyn Observer>,
@@ -333,7 +420,7 @@ impl Refresher {
                     if failures == 0 {
                         tracing::warn!(
                             account = %self.account,
-                            source = self.source.name(),
+                            source = %self.source.describe(),
                             valid_until,
                             retry_in_s,
                             "refreshing credentials failed: {error}"
@@ -341,7 +428,7 @@ impl Refresher {
                     } else {
                         tracing::debug!(
                             account = %self.account,
-                            source = self.source.name(),
+                            source = %self.source.describe(),
                             valid_until,
                             retry_in_s,
                             "refreshing credentials failed again: {error}"
@@ -359,24 +446,79 @@ impl Refresher {
     }
 
     async fn fetch(&self) -> Result<Issued, ApiError> {
-        match &self.source {
+        let cloud = self.cloud;
+        let sts_endpoint = || {
+            let default = match cloud {
+                Cloud::Alibaba => sts::ALIBABA_ENDPOINT,
+                _ => sts::TENCENT_ENDPOINT,
+            };
+            let text = self.source.sts_endpoint.as_deref().unwrap_or(default);
+            reqwest::Url::parse(text)
+                .map_err(|e| ApiError::Request(format!("sts_endpoint {text}: {e}")))
+        };
+        let issued = match &self.source.source {
             Source::InstanceRole {
                 role_name,
                 metadata_endpoint,
             } => {
                 instance_role::fetch(
                     &self.client,
-                    self.cloud,
+                    cloud,
                     metadata_endpoint,
                     role_name.as_deref(),
                     &self.base,
                 )
-                .await
+                .await?
             }
-            Source::Static | Source::Environment => Ok(Issued {
+            Source::WebIdentity {
+                provider_id,
+                role_arn,
+                token_file,
+            } => {
+                let identity = web_identity(provider_id, role_arn, token_file)?;
+                sts::tencent_web_identity(
+                    &self.client,
+                    &sts_endpoint()?,
+                    &identity,
+                    WEB_IDENTITY_SESSION,
+                    WEB_IDENTITY_DURATION,
+                    &self.base,
+                )
+                .await?
+            }
+            Source::Static | Source::Environment => Issued {
                 credentials: self.base.clone(),
                 expires_at: None,
-            }),
+            },
+        };
+        let Some(role) = &self.source.assume_role else {
+            return Ok(issued);
+        };
+        let endpoint = sts_endpoint()?;
+        match cloud {
+            Cloud::Tencent => {
+                sts::tencent_assume_role(
+                    &self.client,
+                    &endpoint,
+                    &issued.credentials,
+                    role,
+                    &self.base,
+                )
+                .await
+            }
+            Cloud::Alibaba => {
+                sts::alibaba_assume_role(
+                    &self.client,
+                    &endpoint,
+                    &issued.credentials,
+                    role,
+                    &self.base,
+                )
+                .await
+            }
+            Cloud::Huawei => Err(ApiError::Request(
+                "assume_role is not available for Huawei accounts".into(),
+            )),
         }
     }
 

@@ -92,27 +92,8 @@ impl Provider for AlibabaApi {
     }
 
     fn parse_response(&self, response: &ApiResponse) -> Result<Page, ApiError> {
-        let body: Value = match serde_json::from_slice(response.body) {
-            Ok(body) => body,
-            Err(e) if response.status == 200 => {
-                return Err(ApiError::bad_response(format!("not JSON: {e}"), None));
-            }
-            Err(_) => Value::Null,
-        };
-        let field = |name: &str| body.get(name).and_then(text);
-        let request_id = field("RequestId");
-        // An error is an HTTP status of 400 or more (the SDK's rule); any other status but
-        // 200 is not an answer either.
-        if response.status != 200 {
-            let code = field("Code").unwrap_or_else(|| format!("HTTP{}", response.status));
-            return Err(ApiError::Provider {
-                outcome: classify_error(response.status, &code),
-                message: field("Message").unwrap_or_else(|| "unexpected HTTP status".into()),
-                code,
-                http_status: response.status,
-                request_id,
-            });
-        }
+        let body = parse_json(response)?;
+        let request_id = body.get("RequestId").and_then(text);
         let mut page = parse_page(&body)
             .map_err(|detail| ApiError::bad_response(detail, request_id.clone()))?;
         page.request_id = request_id;
@@ -124,16 +105,6 @@ impl AlibabaApi {
     /// The signed request for one page, with `nonce` as `x-acs-signature-nonce` (random for
     /// each request; fixed by the tests that check the request).
     pub fn signed_request(&self, query: &PageQuery, nonce: &str) -> Result<ApiRequest, ApiError> {
-        let Credentials::Alibaba {
-            access_key_id,
-            access_key_secret,
-            security_token,
-        } = query.credentials
-        else {
-            return Err(ApiError::Request(
-                "an Alibaba API needs Alibaba credentials".into(),
-            ));
-        };
         // Never further back than the API keeps: a lookback of exactly 30 days, taken a
         // moment before the request, would otherwise ask for a little more.
         let earliest = query.now - chrono::Duration::from_std(HISTORY).unwrap_or_default()
@@ -152,46 +123,109 @@ impl AlibabaApi {
             ("PageSize", query.limit.to_string()),
             ("InstanceType", "Instance".to_owned()),
         ];
-        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let body_hash = crate::signing::sha256_hex(b"");
-        let mut headers = vec![
-            ("Host", host_header(query.endpoint)?),
-            ("Accept", "application/json".to_owned()),
-            ("User-Agent", USER_AGENT.to_owned()),
-            ("x-acs-action", "DescribeHistoryTasks".to_owned()),
-            ("x-acs-version", self.version.to_owned()),
-            (
-                "x-acs-date",
-                query.now.format(acs3::DATE_FORMAT).to_string(),
-            ),
-            ("x-acs-signature-nonce", nonce.to_owned()),
-            ("x-acs-content-sha256", body_hash),
-        ];
-        if let Some(token) = security_token {
-            headers.push(("x-acs-accesskey-id", access_key_id.clone()));
-            headers.push(("x-acs-security-token", token.expose().to_owned()));
-        }
-        let signed: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let request = Acs3Request {
-            method: "POST",
-            path: "/",
-            query: &params,
-            headers: &signed,
-            body: b"",
-        };
-        let authorization =
-            acs3::authorization(access_key_id, access_key_secret.expose(), &request);
-        let mut url = query.endpoint.clone();
-        url.set_path("/");
-        url.set_query(Some(&acs3::canonical_query(&params)));
-        headers.push(("Authorization", authorization));
-        Ok(ApiRequest {
-            method: reqwest::Method::POST,
-            url,
-            headers,
-            body: Vec::new(),
-        })
+        rpc(
+            &Call {
+                endpoint: query.endpoint,
+                action: "DescribeHistoryTasks",
+                version: self.version,
+                now: query.now,
+                nonce,
+            },
+            query.credentials,
+            &params,
+        )
     }
+}
+
+/// One call of an Alibaba Cloud OpenAPI action, RPC style.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub endpoint: &'a reqwest::Url,
+    pub action: &'a str,
+    pub version: &'a str,
+    /// The signing time.
+    pub now: DateTime<Utc>,
+    /// `x-acs-signature-nonce`: random for each request.
+    pub nonce: &'a str,
+}
+
+/// `POST /` calling `call` with every parameter in the query and an empty body, signed with
+/// ACS3-HMAC-SHA256 as alibabacloud-tea-openapi signs RPC calls.
+pub fn rpc(
+    call: &Call,
+    credentials: &Credentials,
+    params: &[(&str, String)],
+) -> Result<ApiRequest, ApiError> {
+    let Credentials::Alibaba {
+        access_key_id,
+        access_key_secret,
+        security_token,
+    } = credentials
+    else {
+        return Err(ApiError::Request(
+            "an Alibaba API needs Alibaba credentials".into(),
+        ));
+    };
+    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let body_hash = crate::signing::sha256_hex(b"");
+    let mut headers = vec![
+        ("Host", host_header(call.endpoint)?),
+        ("Accept", "application/json".to_owned()),
+        ("User-Agent", USER_AGENT.to_owned()),
+        ("x-acs-action", call.action.to_owned()),
+        ("x-acs-version", call.version.to_owned()),
+        ("x-acs-date", call.now.format(acs3::DATE_FORMAT).to_string()),
+        ("x-acs-signature-nonce", call.nonce.to_owned()),
+        ("x-acs-content-sha256", body_hash),
+    ];
+    if let Some(token) = security_token {
+        headers.push(("x-acs-accesskey-id", access_key_id.clone()));
+        headers.push(("x-acs-security-token", token.expose().to_owned()));
+    }
+    let signed: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let request = Acs3Request {
+        method: "POST",
+        path: "/",
+        query: &params,
+        headers: &signed,
+        body: b"",
+    };
+    let authorization = acs3::authorization(access_key_id, access_key_secret.expose(), &request);
+    let mut url = call.endpoint.clone();
+    url.set_path("/");
+    url.set_query(Some(&acs3::canonical_query(&params)));
+    headers.push(("Authorization", authorization));
+    Ok(ApiRequest {
+        method: reqwest::Method::POST,
+        url,
+        headers,
+        body: Vec::new(),
+    })
+}
+
+/// The JSON body of an answer, or the error its status and body describe: only HTTP 200 is an
+/// answer (an error is a status of 400 or more, the SDK's rule; any other is not an answer
+/// either).
+pub fn parse_json(response: &ApiResponse) -> Result<Value, ApiError> {
+    let body: Value = match serde_json::from_slice(response.body) {
+        Ok(body) => body,
+        Err(e) if response.status == 200 => {
+            return Err(ApiError::bad_response(format!("not JSON: {e}"), None));
+        }
+        Err(_) => Value::Null,
+    };
+    if response.status != 200 {
+        let field = |name: &str| body.get(name).and_then(text);
+        let code = field("Code").unwrap_or_else(|| format!("HTTP{}", response.status));
+        return Err(ApiError::Provider {
+            outcome: classify_error(response.status, &code),
+            message: field("Message").unwrap_or_else(|| "unexpected HTTP status".into()),
+            code,
+            http_status: response.status,
+            request_id: field("RequestId"),
+        });
+    }
+    Ok(body)
 }
 
 /// The `outcome` of an error answer: its code first, then its HTTP status. The code families

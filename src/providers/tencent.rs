@@ -85,52 +85,92 @@ impl TencentApi {
 
     /// A signed POST of `body` (JSON) to the query's endpoint.
     fn signed_post(&self, query: &PageQuery, body: &Value) -> Result<ApiRequest, ApiError> {
-        let Credentials::Tencent {
+        post(
+            &Call {
+                endpoint: query.endpoint,
+                service: self.service,
+                action: self.action,
+                version: self.version,
+                region: query.region,
+                now: query.now,
+            },
+            Some(query.credentials),
+            body,
+        )
+    }
+}
+
+/// One call of a Tencent Cloud API action.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub endpoint: &'a reqwest::Url,
+    /// The credential-scope service: `postgres`, `sts`, ...
+    pub service: &'a str,
+    pub action: &'a str,
+    pub version: &'a str,
+    pub region: &'a str,
+    /// The signing time.
+    pub now: DateTime<Utc>,
+}
+
+/// A POST of `body` (JSON) calling `call`, signed with TC3-HMAC-SHA256 by `credentials`, or,
+/// without them, unsigned (`Authorization: SKIP`, as STS `AssumeRoleWithWebIdentity` is
+/// called).
+pub fn post(
+    call: &Call,
+    credentials: Option<&Credentials>,
+    body: &Value,
+) -> Result<ApiRequest, ApiError> {
+    let host = host_header(call.endpoint)?;
+    let payload = serde_json::to_vec(body).map_err(|e| ApiError::Request(e.to_string()))?;
+    let timestamp = call.now.timestamp();
+    let (authorization, token) = match credentials {
+        Some(Credentials::Tencent {
             secret_id,
             secret_key,
             token,
-        } = query.credentials
-        else {
+        }) => (
+            tc3::authorization(
+                secret_id,
+                secret_key.expose(),
+                &Tc3Request {
+                    method: "POST",
+                    host: &host,
+                    query: "",
+                    content_type: CONTENT_TYPE,
+                    payload: &payload,
+                    service: call.service,
+                    timestamp,
+                },
+            ),
+            token.as_ref(),
+        ),
+        Some(_) => {
             return Err(ApiError::Request(
                 "a Tencent API needs Tencent credentials".into(),
             ));
-        };
-        let host = host_header(query.endpoint)?;
-        let payload = serde_json::to_vec(body).map_err(|e| ApiError::Request(e.to_string()))?;
-        let timestamp = query.now.timestamp();
-        let authorization = tc3::authorization(
-            secret_id,
-            secret_key.expose(),
-            &Tc3Request {
-                method: "POST",
-                host: &host,
-                query: "",
-                content_type: CONTENT_TYPE,
-                payload: &payload,
-                service: self.service,
-                timestamp,
-            },
-        );
-        let mut headers = vec![
-            ("Authorization", authorization),
-            ("Content-Type", CONTENT_TYPE.to_owned()),
-            ("Host", host),
-            ("X-TC-Action", self.action.to_owned()),
-            ("X-TC-Version", self.version.to_owned()),
-            ("X-TC-Timestamp", timestamp.to_string()),
-            ("X-TC-Region", query.region.to_owned()),
-            ("X-TC-Language", "en-US".to_owned()),
-        ];
-        if let Some(token) = token {
-            headers.push(("X-TC-Token", token.expose().to_owned()));
         }
-        Ok(ApiRequest {
-            method: reqwest::Method::POST,
-            url: query.endpoint.clone(),
-            headers,
-            body: payload,
-        })
+        None => ("SKIP".to_owned(), None),
+    };
+    let mut headers = vec![
+        ("Authorization", authorization),
+        ("Content-Type", CONTENT_TYPE.to_owned()),
+        ("Host", host),
+        ("X-TC-Action", call.action.to_owned()),
+        ("X-TC-Version", call.version.to_owned()),
+        ("X-TC-Timestamp", timestamp.to_string()),
+        ("X-TC-Region", call.region.to_owned()),
+        ("X-TC-Language", "en-US".to_owned()),
+    ];
+    if let Some(token) = token {
+        headers.push(("X-TC-Token", token.expose().to_owned()));
     }
+    Ok(ApiRequest {
+        method: reqwest::Method::POST,
+        url: call.endpoint.clone(),
+        headers,
+        body: payload,
+    })
 }
 
 /// Unwraps `{"Response": {...}}`: the `Response` object and its `RequestId`, or the API error
