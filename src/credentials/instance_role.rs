@@ -22,7 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::Issued;
+use super::{Issued, plausible};
 use crate::cloud::{Cloud, Credentials, Keys};
 use crate::providers::{ApiError, ApiRequest, Outcome};
 use crate::secret::Secret;
@@ -207,21 +207,6 @@ fn field(value: &Value, path: &str, name: &str) -> Result<String, ApiError> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .ok_or_else(|| ApiError::bad_response(format!("{path} has no {name}"), None))
-}
-
-/// An expiry no earlier than now less a day and no later than a year on: anything else is
-/// not a credential's.
-fn plausible(expires_at: DateTime<Utc>, path: &str) -> Result<DateTime<Utc>, ApiError> {
-    let now = Utc::now();
-    if expires_at < now - chrono::Duration::days(1)
-        || expires_at > now + chrono::Duration::days(366)
-    {
-        return Err(ApiError::bad_response(
-            format!("{path} gives an expiry out of range"),
-            None,
-        ));
-    }
-    Ok(expires_at)
 }
 
 fn rfc3339(value: &Value, path: &str, name: &str) -> Result<DateTime<Utc>, ApiError> {

@@ -132,6 +132,21 @@ pub fn is_role_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
+/// An expiry no earlier than now less a day and no later than a year on: anything else is not
+/// a credential's, and would have the refresher wait for ever or spin.
+pub(crate) fn plausible(expires_at: DateTime<Utc>, what: &str) -> Result<DateTime<Utc>, ApiError> {
+    let now = Utc::now();
+    if expires_at < now - chrono::Duration::days(1)
+        || expires_at > now + chrono::Duration::days(366)
+    {
+        return Err(ApiError::bad_response(
+            format!("{what} gives an expiry out of range"),
+            None,
+        ));
+    }
+    Ok(expires_at)
+}
+
 /// Credentials as a source issued them.
 #[derive(Debug, Clone)]
 pub struct Issued {
@@ -184,6 +199,13 @@ fn web_identity(
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "ap-guangzhou".to_owned()),
     })
+}
+
+/// How long until refreshing credentials with `left` to live: until `margin` is left, or
+/// halfway when they live less than twice that; at least a second.
+fn refresh_in(left: Duration, margin: Duration) -> Duration {
+    left.saturating_sub(margin.min(left / 2))
+        .max(Duration::from_secs(1))
 }
 
 /// Backoff after the n-th failed refresh in a row (from 0): 1 s doubling to a minute.
@@ -527,8 +549,7 @@ impl Refresher {
     /// a second.
     fn until_refresh(&self, expires_at: DateTime<Utc>) -> Duration {
         let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
-        let margin = refresh_margin(self.cloud).min(left / 2);
-        left.saturating_sub(margin).max(Duration::from_secs(1))
+        refresh_in(left, refresh_margin(self.cloud))
     }
 
     fn publish(&self, issued: Option<Issued>, error: Option<String>) {
@@ -551,6 +572,34 @@ impl Refresher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refreshes_start_at_the_margin_or_halfway() {
+        let s = Duration::from_secs;
+        // Six hours of Huawei credentials: with 40 minutes left.
+        assert_eq!(refresh_in(s(6 * 3600), s(2400)), s(6 * 3600 - 2400));
+        // Ten minutes of Tencent credentials: five minutes left is also halfway.
+        assert_eq!(refresh_in(s(600), s(300)), s(300));
+        // Three seconds (the tests): halfway.
+        assert_eq!(refresh_in(s(3), s(300)), Duration::from_millis(1500));
+        assert_eq!(refresh_in(s(30), s(300)), s(15));
+        // Already expired: soon, never in a spin.
+        assert_eq!(refresh_in(Duration::ZERO, s(300)), s(1));
+    }
+
+    #[test]
+    fn only_plausible_expiries_are_taken() {
+        let now = Utc::now();
+        assert!(plausible(now + chrono::Duration::hours(6), "x").is_ok());
+        assert!(plausible(now - chrono::Duration::hours(1), "x").is_ok());
+        for odd in [
+            now - chrono::Duration::days(2),
+            now + chrono::Duration::days(400),
+        ] {
+            let err = plausible(odd, "the metadata service").unwrap_err();
+            assert_eq!(err.outcome(), Outcome::BadResponse);
+        }
+    }
 
     #[test]
     fn retries_back_off_to_a_minute() {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::Issued;
+use super::{Issued, plausible};
 use crate::cloud::{Credentials, Keys};
 use crate::providers::{ApiError, ApiRequest, alibaba, tencent};
 use crate::secret::Secret;
@@ -167,6 +167,7 @@ async fn tencent_call(
         .and_then(Value::as_i64)
         .and_then(|secs| DateTime::from_timestamp(secs, 0))
         .ok_or_else(|| missing("ExpiredTime"))?;
+    let expires_at = plausible(expires_at, action)?;
     Ok(Issued {
         credentials: base.with_keys(Keys {
             id: text("TmpSecretId")?,
@@ -227,6 +228,7 @@ pub async fn alibaba_assume_role(
     let expires_at = DateTime::parse_from_rfc3339(&text("Expiration")?)
         .map_err(|_| missing("a readable Expiration"))?
         .with_timezone(&Utc);
+    let expires_at = plausible(expires_at, "AssumeRole")?;
     Ok(Issued {
         credentials: base.with_keys(Keys {
             id: text("AccessKeyId")?,
