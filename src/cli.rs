@@ -64,6 +64,14 @@ pub struct Cli {
     /// Run against a built-in simulated cloud on loopback: no account or config file needed.
     #[arg(long = "demo")]
     pub demo: bool,
+
+    /// Serve only the targets whose stable hash falls in this shard (from 0).
+    #[arg(long = "shard", value_name = "N", default_value_t = 0)]
+    pub shard: u32,
+
+    /// How many shards the targets are split into (replicas of the exporter).
+    #[arg(long = "total-shards", value_name = "M", default_value_t = 1)]
+    pub total_shards: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

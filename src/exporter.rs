@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
-use crate::sweep::{Engine, EngineError, TargetId};
+use crate::sweep::{Engine, EngineError, Shard, TargetId};
 use crate::web_config::{WebConfig, WebConfigError};
 
 /// Where the configuration comes from.
@@ -88,6 +88,8 @@ pub struct Exporter {
     current: RwLock<Arc<Generation>>,
     /// One reload at a time: SIGHUP and `POST /-/reload` may race.
     reloading: Mutex<()>,
+    /// The part of the targets this exporter serves, for every generation.
+    shard: Shard,
 }
 
 impl Exporter {
@@ -97,6 +99,7 @@ impl Exporter {
         source: ConfigSource,
         web_config_file: Option<PathBuf>,
         telemetry_path: String,
+        shard: Shard,
     ) -> Result<Exporter, LoadError> {
         let config = source.load()?;
         let web = load_web_config(web_config_file.as_deref())?;
@@ -104,7 +107,8 @@ impl Exporter {
             &config.global.histogram_buckets,
             config.global.labels.instance_id,
         ));
-        let engine = new_engine(&config, &metrics)?;
+        metrics.set_shard(shard.ordinal, shard.total);
+        let engine = new_engine(&config, &metrics, shard)?;
         metrics.config_reloaded(true, unix_now());
         Ok(Exporter {
             source,
@@ -117,7 +121,12 @@ impl Exporter {
                 web: Arc::new(web),
             })),
             reloading: Mutex::new(()),
+            shard,
         })
+    }
+
+    pub fn shard(&self) -> Shard {
+        self.shard
     }
 
     /// The generation in force. A caller keeps it for as long as it works with it.
@@ -243,7 +252,7 @@ impl Exporter {
                 web,
             }));
         }
-        let engine = new_engine(&config, &self.metrics)?;
+        let engine = new_engine(&config, &self.metrics, self.shard)?;
         Ok(Some(Generation {
             config,
             engine,
@@ -253,8 +262,12 @@ impl Exporter {
 }
 
 /// The engine for `config`, its targets shown in `metrics` (only once it was built whole).
-fn new_engine(config: &Config, metrics: &Arc<Metrics>) -> Result<Arc<Engine>, EngineError> {
-    let engine = Engine::new(config, metrics.clone())?;
+fn new_engine(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    shard: Shard,
+) -> Result<Arc<Engine>, EngineError> {
+    let engine = Engine::new_sharded(config, metrics.clone(), shard)?;
     for target in engine.targets() {
         metrics.register_target(&target.id);
     }

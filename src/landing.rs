@@ -105,9 +105,9 @@ pub fn render(exporter: &Exporter) -> String {
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style>
 </head><body>
 <h1>cloud-task-exporter</h1>
-<p>Version {version}. Configuration: {source}. Web: {web}.</p>
+<p>Version {version}. Configuration: {source}. Web: {web}.{shard}</p>
 <p>{reload} Reload with <code>POST /-/reload</code> or SIGHUP.</p>
-<ul><li><a href="{metrics}">Metrics</a></li><li><a href="/-/healthy">Health</a></li><li><a href="/-/ready">Readiness</a></li></ul>
+<ul><li><a href="{metrics}">Metrics</a></li><li><a href="/sd">Service discovery</a> (each target, scraped at <code>/probe?target=ACCOUNT/KIND/REGION</code>)</li><li><a href="/-/healthy">Health</a></li><li><a href="/-/ready">Readiness</a></li></ul>
 <h2>Targets</h2>
 <table><tr><th>account</th><th>provider</th><th>region</th><th>API (signing)</th><th>last sweep</th><th>duration</th><th>outcome</th><th>tasks in window</th></tr>
 {rows}</table>
@@ -117,6 +117,13 @@ pub fn render(exporter: &Exporter) -> String {
 </body></html>
 "#,
         version = env!("CARGO_PKG_VERSION"),
+        shard = match exporter.shard() {
+            s if s.total > 1 => format!(
+                " Shard {} of {} (from 0): only the targets that hash to it.",
+                s.ordinal, s.total
+            ),
+            _ => String::new(),
+        },
         source = escape(&exporter.source().describe()),
         web = escape(&web),
         reload = escape(&reload),

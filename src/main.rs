@@ -6,6 +6,7 @@ use clap::Parser;
 use cloud_task_exporter::cli::{Cli, init_logging};
 use cloud_task_exporter::config::Config;
 use cloud_task_exporter::exporter::{ConfigSource, Exporter};
+use cloud_task_exporter::sweep::Shard;
 use cloud_task_exporter::{demo, server};
 
 fn main() -> ExitCode {
@@ -56,10 +57,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     } else {
         (ConfigSource::File(cli.config_file.clone()), None)
     };
+    let shard = Shard::new(cli.shard, cli.total_shards)?;
     let exporter = Exporter::start(
         source,
         cli.web_config_file.clone(),
         cli.telemetry_path.clone(),
+        shard,
     )
     .map_err(|e| e.to_string())?;
     let exporter = Arc::new(exporter);

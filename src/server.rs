@@ -239,38 +239,44 @@ async fn handle<B>(exporter: &Arc<Exporter>, req: Request<B>) -> Response<Full<B
         return response;
     }
     let path = req.uri().path();
-    if path == exporter.telemetry_path {
-        if req.method() != Method::GET && req.method() != Method::HEAD {
-            return method_not_allowed("GET", "Only GET is allowed here.\n");
-        }
+    let scrape = path == exporter.telemetry_path || path == "/probe";
+    if scrape && req.method() != Method::GET && req.method() != Method::HEAD {
+        return method_not_allowed("GET", "Only GET is allowed here.\n");
+    }
+    let deadline = || {
         let header = req
             .headers()
             .get("x-prometheus-scrape-timeout-seconds")
             .and_then(|v| v.to_str().ok());
         let budget = scrape_budget(header, generation.config.global.scrape_timeout);
         let now = tokio::time::Instant::now();
-        let deadline = now.checked_add(budget).unwrap_or(now);
-        let reports = generation.engine.collect(deadline).await;
+        now.checked_add(budget).unwrap_or(now)
+    };
+    let accept = req.headers().get("accept").and_then(|v| v.to_str().ok());
+    if path == exporter.telemetry_path {
+        let reports = generation.engine.collect(deadline()).await;
         let openmetrics = exporter
             .metrics()
             .encode(&reports, &generation.engine.credential_expiries());
-        let accept = req.headers().get("accept").and_then(|v| v.to_str().ok());
-        let (body, content_type) = if metrics::accepts_openmetrics(accept) {
-            (openmetrics, metrics::OPENMETRICS_CONTENT_TYPE)
-        } else {
-            (
-                metrics::to_text_format(&openmetrics),
-                metrics::TEXT_CONTENT_TYPE,
-            )
+        return exposition(openmetrics, accept);
+    }
+    if path == "/probe" {
+        let target = match probe_target(&generation.engine, req.uri().query()) {
+            Ok(target) => target,
+            Err(message) => return plain(StatusCode::BAD_REQUEST, message),
         };
-        let mut response = Response::new(Full::new(Bytes::from(body)));
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-        return response;
+        let report = target.report(deadline()).await;
+        return exposition(
+            exporter.metrics().encode_target(&target.id, &report),
+            accept,
+        );
     }
     match path {
         "/" => html(crate::landing::render(exporter)),
+        "/sd" => json(service_discovery(
+            &generation.engine,
+            req.headers().get(hyper::header::HOST),
+        )),
         "/-/healthy" => text(StatusCode::OK, "Healthy.\n"),
         "/-/ready" => text(StatusCode::OK, "Ready.\n"),
         "/-/reload" if req.method() == Method::POST => reload(exporter).await,
@@ -367,6 +373,102 @@ fn plain(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     plain(status, body.to_owned())
+}
+
+/// An exposition as the scraper asked for it: OpenMetrics, or else the classic text format.
+fn exposition(openmetrics: String, accept: Option<&str>) -> Response<Full<Bytes>> {
+    let (body, content_type) = if metrics::accepts_openmetrics(accept) {
+        (openmetrics, metrics::OPENMETRICS_CONTENT_TYPE)
+    } else {
+        (
+            metrics::to_text_format(&openmetrics),
+            metrics::TEXT_CONTENT_TYPE,
+        )
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// The target `/probe?target=ACCOUNT/KIND/REGION` names, or the 400's message saying why
+/// there is none.
+fn probe_target<'e>(
+    engine: &'e crate::sweep::Engine,
+    query: Option<&str>,
+) -> Result<&'e Arc<crate::sweep::Target>, String> {
+    let query = query.unwrap_or_default();
+    let url = reqwest::Url::parse(&format!("http://probe/?{query}"))
+        .map_err(|_| "the query string is not a query string\n".to_owned())?;
+    let mut targets = url
+        .query_pairs()
+        .filter(|(name, _)| name == "target")
+        .map(|(_, value)| value.into_owned());
+    let (Some(name), None) = (targets.next(), targets.next()) else {
+        return Err(
+            "give exactly one target: /probe?target=ACCOUNT/KIND/REGION (see /sd)\n".to_owned(),
+        );
+    };
+    // Quoted with Debug, so that whatever was sent cannot forge lines of the answer.
+    let shown: String = name.chars().take(200).collect();
+    if crate::sweep::TargetId::parse(&name).is_none() {
+        return Err(format!(
+            "target {shown:?} is not ACCOUNT/KIND/REGION (see /sd)\n"
+        ));
+    }
+    engine.target(&name).ok_or_else(|| {
+        let shard = engine.shard();
+        if shard.total > 1 {
+            format!(
+                "unknown target {shown:?}: not a target of this exporter's config in its shard {} of {} (see /sd)\n",
+                shard.ordinal, shard.total
+            )
+        } else {
+            format!("unknown target {shown:?}: not a target of this exporter's config (see /sd)\n")
+        }
+    })
+}
+
+/// Prometheus HTTP service discovery: one entry per target of this exporter (its shard), to
+/// be scraped at `/probe` on the address the discovery was asked at (the `Host` header, when
+/// it is a plain host and port).
+fn service_discovery(engine: &crate::sweep::Engine, host: Option<&HeaderValue>) -> String {
+    let host = host
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+        })
+        .unwrap_or("localhost:9874");
+    let entries: Vec<serde_json::Value> = engine
+        .targets()
+        .iter()
+        .map(|target| {
+            let id = &target.id;
+            serde_json::json!({
+                "targets": [host],
+                "labels": {
+                    "__metrics_path__": "/probe",
+                    "__param_target": id.to_string(),
+                    "account": id.account,
+                    "provider": id.kind,
+                    "region": id.region,
+                },
+            })
+        })
+        .collect();
+    serde_json::Value::Array(entries).to_string()
+}
+
+fn json(body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 fn html(body: String) -> Response<Full<Bytes>> {

@@ -86,6 +86,29 @@ fn starting_without_a_config_file_fails_clearly() {
 }
 
 #[test]
+fn a_shard_outside_the_total_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&dir, "secret_key: key");
+    for (shard, total, says) in [
+        ("2", "2", "--shard must be below --total-shards (2)"),
+        ("0", "0", "--total-shards must be from 1 to 10000"),
+    ] {
+        let output = Command::new(BIN)
+            .arg(format!("--config.file={}", config.display()))
+            .args([
+                "--web.listen-address=127.0.0.1:0",
+                &format!("--shard={shard}"),
+                &format!("--total-shards={total}"),
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
+
+#[test]
 fn version_is_printed() {
     let output = Command::new(BIN).arg("--version").output().unwrap();
     assert!(output.status.success());

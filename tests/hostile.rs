@@ -434,14 +434,20 @@ async fn clients_that_never_finish_their_headers_are_cut_off_and_capped() {
 #[test]
 fn a_reload_with_an_impossible_rate_is_refused_and_said_so() {
     use cloud_task_exporter::exporter::{ConfigSource, Exporter};
+    use cloud_task_exporter::sweep::Shard;
     // Before: rate_limit 1e-12 passed the check, governor panicked building the engine, POST
     // /-/reload answered a bare 500 and the reload metric still said 1.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     let good = "accounts:\n  - name: t\n    provider: tencent\n    credentials: {secret_id: id, secret_key: key}\n    targets:\n      - kind: tencent_postgres\n        regions: [ap-guangzhou]\n        endpoint: http://127.0.0.1:9\n";
     std::fs::write(&path, good).unwrap();
-    let exporter =
-        Exporter::start(ConfigSource::File(path.clone()), None, "/metrics".into()).unwrap();
+    let exporter = Exporter::start(
+        ConfigSource::File(path.clone()),
+        None,
+        "/metrics".into(),
+        Shard::ALL,
+    )
+    .unwrap();
     std::fs::write(&path, format!("{good}        rate_limit: 1e-12\n")).unwrap();
     let error = exporter.reload().unwrap_err().to_string();
     assert!(

@@ -86,6 +86,21 @@ fn promtool_check_rules_accepts_every_rule_file() {
 }
 
 #[test]
+fn the_ready_scrape_config_is_a_valid_prometheus_config() {
+    if !monitoring::tool_available("promtool") {
+        return;
+    }
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/scrape-configs.yml");
+    let (ok, output) = run(Command::new("promtool").args(["check", "config", file]));
+    assert!(ok, "promtool check config:\n{output}");
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(
+        text.contains("http_sd_configs") && text.contains("/sd"),
+        "{text}"
+    );
+}
+
+#[test]
 fn promtool_unit_tests_of_the_rules_pass() {
     if !monitoring::tool_available("promtool") {
         return;
@@ -107,7 +122,7 @@ fn every_alert_has_a_severity_a_summary_a_description_and_a_runbook() {
         .into_iter()
         .filter(|rule| rule.alert.is_some())
         .collect();
-    assert_eq!(alerts.len(), 6, "{alerts:#?}");
+    assert_eq!(alerts.len(), 7, "{alerts:#?}");
     for alert in &alerts {
         let name = alert.name();
         assert!(

@@ -5,13 +5,21 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use prometheus_client::metrics::family::Family;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::TypedMetric;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::labels::{AccountLabels, BuildLabels, StatusLabels, TargetLabels, TaskIdLabels};
-use super::{FloatGauge, Metrics};
+use super::labels::{
+    AccountLabels, BuildLabels, DurationLabels, OutcomeLabels, StatusLabels, TargetLabels,
+    TaskIdLabels,
+};
+use super::{Buckets, FloatGauge, Metrics};
 use crate::process::ProcessCollector;
+use crate::providers::Outcome;
 use crate::sweep::{SweepReport, TargetId};
 use crate::task::TaskStatus;
 
@@ -70,6 +78,44 @@ pub fn to_text_format(openmetrics: &str) -> String {
     out
 }
 
+/// `"cloud_task_finished"` and its help.
+const FINISHED: (&str, &str) = (
+    "cloud_task_finished",
+    "Tasks that finished after the exporter started, each counted once",
+);
+/// `"cloud_task_duration_seconds"` and its help.
+const DURATIONS: (&str, &str) = (
+    "cloud_task_duration_seconds",
+    "End minus start of the tasks counted in cloud_task_finished_total",
+);
+/// `"cloud_task_api_requests"` and its help.
+const API_REQUESTS: (&str, &str) = (
+    "cloud_task_api_requests",
+    "API requests by outcome (ok, throttled, auth_error, client_error, server_error, timeout, network_error, bad_response)",
+);
+/// `"cloud_task_api_request_duration_seconds"` and its help.
+const API_REQUEST_DURATION: (&str, &str) = (
+    "cloud_task_api_request_duration_seconds",
+    "Time from sending an API request to reading its whole answer",
+);
+/// `"cloud_task_api_pages"` and its help.
+const API_PAGES: (&str, &str) = ("cloud_task_api_pages", "Pages of tasks read successfully");
+/// `"cloud_task_skipped_entries"` and its help.
+const SKIPPED_ENTRIES: (&str, &str) = (
+    "cloud_task_skipped_entries",
+    "Entries of API answers that could not be read as tasks and were skipped (each kind logged once)",
+);
+/// `"cloud_task_sweep_wait_timeouts"` and its help.
+const SWEEP_WAIT_TIMEOUTS: (&str, &str) = (
+    "cloud_task_sweep_wait_timeouts",
+    "Scrapes that reached their deadline waiting for a sweep another scrape had started (the target reported up 0)",
+);
+/// `"cloud_task_rate_limit_wait_seconds"` and its help.
+const RATE_LIMIT_WAIT: (&str, &str) = (
+    "cloud_task_rate_limit_wait_seconds",
+    "Time spent waiting for the account's rate limiter",
+);
+
 impl Metrics {
     /// The whole exposition for one scrape.
     /// `expiries` are the accounts whose temporary credentials expire, and when.
@@ -78,48 +124,32 @@ impl Metrics {
         reports: &[(TargetId, Arc<SweepReport>)],
         expiries: &[(String, DateTime<Utc>)],
     ) -> String {
-        self.release_deferred();
+        self.release_deferred(None);
         let mut registry = Registry::default();
         self.register_task_gauges(&mut registry, reports);
-        registry.register(
-            "cloud_task_finished",
-            "Tasks that finished after the exporter started, each counted once",
-            self.finished.clone(),
-        );
-        registry.register(
-            "cloud_task_duration_seconds",
-            "End minus start of the tasks counted in cloud_task_finished_total",
-            self.durations().0,
-        );
+        registry.register(FINISHED.0, FINISHED.1, self.finished.clone());
+        registry.register(DURATIONS.0, DURATIONS.1, self.durations().0);
         register_target_gauges(&mut registry, reports);
+        registry.register(API_REQUESTS.0, API_REQUESTS.1, self.api_requests.clone());
         registry.register(
-            "cloud_task_api_requests",
-            "API requests by outcome (ok, throttled, auth_error, client_error, server_error, timeout, network_error, bad_response)",
-            self.api_requests.clone(),
-        );
-        registry.register(
-            "cloud_task_api_request_duration_seconds",
-            "Time from sending an API request to reading its whole answer",
+            API_REQUEST_DURATION.0,
+            API_REQUEST_DURATION.1,
             self.api_request_duration.clone(),
         );
+        registry.register(API_PAGES.0, API_PAGES.1, self.api_pages.clone());
         registry.register(
-            "cloud_task_api_pages",
-            "Pages of tasks read successfully",
-            self.api_pages.clone(),
-        );
-        registry.register(
-            "cloud_task_skipped_entries",
-            "Entries of API answers that could not be read as tasks and were skipped (each kind logged once)",
+            SKIPPED_ENTRIES.0,
+            SKIPPED_ENTRIES.1,
             self.skipped_entries.clone(),
         );
         registry.register(
-            "cloud_task_sweep_wait_timeouts",
-            "Scrapes that reached their deadline waiting for a sweep another scrape had started (the target reported up 0)",
+            SWEEP_WAIT_TIMEOUTS.0,
+            SWEEP_WAIT_TIMEOUTS.1,
             self.sweep_wait_timeouts.clone(),
         );
         registry.register(
-            "cloud_task_rate_limit_wait_seconds",
-            "Time spent waiting for the account's rate limiter",
+            RATE_LIMIT_WAIT.0,
+            RATE_LIMIT_WAIT.1,
             self.rate_limit_wait.clone(),
         );
         let expiry: Family<AccountLabels, FloatGauge> = Family::default();
@@ -162,7 +192,47 @@ impl Metrics {
             "When the configuration was last loaded successfully",
             self.reload_timestamp.clone(),
         );
+        registry.register(
+            "cloud_task_exporter_shard_ordinal",
+            "The shard of the targets this exporter serves (--shard), from 0",
+            self.shard.0.clone(),
+        );
+        registry.register(
+            "cloud_task_exporter_total_shards",
+            "How many shards the targets are split into (--total-shards)",
+            self.shard.1.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+
+    /// The exposition of one target (`/probe`): its task series and its own self-metrics, no
+    /// other target's and nothing global. Costs what the target's series cost, whatever the
+    /// number of other targets.
+    pub fn encode_target(&self, target: &TargetId, report: &Arc<SweepReport>) -> String {
+        let labels = TargetLabels::from(target);
+        self.release_deferred(Some(&labels));
+        let mut registry = Registry::default();
+        let reports = [(target.clone(), report.clone())];
+        self.register_task_gauges(&mut registry, &reports);
+        register_target_gauges(&mut registry, &reports);
+        let (durations, instance_id) = self.durations();
+        registry.register_collector(Box::new(TargetSeries {
+            pairs: self.seen_pairs(&labels),
+            target: labels,
+            finished: self.finished.clone(),
+            durations,
+            instance_id_on_durations: instance_id,
+            api_requests: self.api_requests.clone(),
+            api_request_duration: self.api_request_duration.clone(),
+            api_pages: self.api_pages.clone(),
+            skipped_entries: self.skipped_entries.clone(),
+            sweep_wait_timeouts: self.sweep_wait_timeouts.clone(),
+            rate_limit_wait: self.rate_limit_wait.clone(),
+        }));
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
@@ -260,4 +330,112 @@ fn register_target_gauges(registry: &mut Registry, reports: &[(TargetId, Arc<Swe
         "When a sweep of this target last succeeded",
         last_success,
     );
+}
+
+/// One target's long-lived series, read from the process-wide families without creating any:
+/// the families cannot be filtered, but the target's label sets are known (its outcomes, and
+/// the (instance, task type) pairs it has finished counters for).
+struct TargetSeries {
+    target: TargetLabels,
+    pairs: Vec<(String, String)>,
+    finished: Family<StatusLabels, prometheus_client::metrics::counter::Counter>,
+    durations: Family<DurationLabels, Histogram, Buckets>,
+    instance_id_on_durations: bool,
+    api_requests: Family<OutcomeLabels, prometheus_client::metrics::counter::Counter>,
+    api_request_duration: Family<TargetLabels, Histogram, Buckets>,
+    api_pages: Family<TargetLabels, prometheus_client::metrics::counter::Counter>,
+    skipped_entries: Family<TargetLabels, prometheus_client::metrics::counter::Counter>,
+    sweep_wait_timeouts: Family<TargetLabels, prometheus_client::metrics::counter::Counter>,
+    rate_limit_wait: Family<TargetLabels, super::FloatCounter>,
+}
+
+impl std::fmt::Debug for TargetSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TargetSeries")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Writes the series of `family` under `labels` that exist, as one metric family.
+fn encode_existing<L, M, C>(
+    encoder: &mut DescriptorEncoder,
+    (name, help): (&str, &str),
+    family: &Family<L, M, C>,
+    labels: impl IntoIterator<Item = L>,
+) -> std::fmt::Result
+where
+    L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug,
+    M: EncodeMetric + TypedMetric,
+    C: MetricConstructor<M>,
+{
+    let mut metric = encoder.encode_descriptor(name, help, None, M::TYPE)?;
+    for labels in labels {
+        if let Some(series) = family.get(&labels) {
+            series.encode(metric.encode_family(&labels)?)?;
+        }
+    }
+    Ok(())
+}
+
+impl Collector for TargetSeries {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let target = &self.target;
+        let finished_statuses: Vec<&'static str> = TaskStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_finished())
+            .map(TaskStatus::as_str)
+            .collect();
+        let finished = self.pairs.iter().flat_map(|(instance, task_type)| {
+            finished_statuses.iter().map(|status| StatusLabels {
+                target: target.clone(),
+                instance_id: instance.clone(),
+                task_type: task_type.clone(),
+                status,
+            })
+        });
+        encode_existing(&mut encoder, FINISHED, &self.finished, finished)?;
+        let mut duration_keys: Vec<(Option<String>, String)> = self
+            .pairs
+            .iter()
+            .map(|(instance, task_type)| {
+                (
+                    self.instance_id_on_durations.then(|| instance.clone()),
+                    task_type.clone(),
+                )
+            })
+            .collect();
+        duration_keys.sort();
+        duration_keys.dedup();
+        let durations = duration_keys.iter().flat_map(|(instance, task_type)| {
+            finished_statuses.iter().map(|status| DurationLabels {
+                target: target.clone(),
+                instance_id: instance.clone(),
+                task_type: task_type.clone(),
+                status,
+            })
+        });
+        encode_existing(&mut encoder, DURATIONS, &self.durations, durations)?;
+        let outcomes = Outcome::ALL.into_iter().map(|outcome| OutcomeLabels {
+            target: target.clone(),
+            outcome: outcome.as_str(),
+        });
+        encode_existing(&mut encoder, API_REQUESTS, &self.api_requests, outcomes)?;
+        let one = || std::iter::once(target.clone());
+        encode_existing(
+            &mut encoder,
+            API_REQUEST_DURATION,
+            &self.api_request_duration,
+            one(),
+        )?;
+        encode_existing(&mut encoder, API_PAGES, &self.api_pages, one())?;
+        encode_existing(&mut encoder, SKIPPED_ENTRIES, &self.skipped_entries, one())?;
+        encode_existing(
+            &mut encoder,
+            SWEEP_WAIT_TIMEOUTS,
+            &self.sweep_wait_timeouts,
+            one(),
+        )?;
+        encode_existing(&mut encoder, RATE_LIMIT_WAIT, &self.rate_limit_wait, one())
+    }
 }

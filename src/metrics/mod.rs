@@ -57,6 +57,8 @@ pub struct Metrics {
     reload_successful: Gauge,
     reload_timestamp: FloatGauge,
     credentials_refreshes: Family<AccountOutcomeLabels, Counter>,
+    /// This exporter's shard (`--shard`, `--total-shards`).
+    shard: (Gauge, Gauge),
     /// Each target's instances and their task types that have finished counters, with when
     /// they last had a task in the window: the counters go once they have had none for a
     /// lookback, or with the target when a reload removes it.
@@ -137,10 +139,23 @@ impl Deferred {
     }
 
     /// The held-back counts become ready: the scrape about to be encoded shows their series.
-    fn promote(&mut self) -> Vec<Count> {
-        self.held_finished.clear();
-        self.held_durations.clear();
-        std::mem::replace(&mut self.ready, std::mem::take(&mut self.pending))
+    /// The counts to apply now (those whose series the last scrape showed at 0) of `only`
+    /// (a `/probe` shows one target) or of every target; what is pending for them becomes
+    /// ready for the next scrape.
+    fn promote(&mut self, only: Option<&TargetLabels>) -> Vec<Count> {
+        let mine = |target: &TargetLabels| only.is_none_or(|t| t == target);
+        let (now, ready): (Vec<Count>, Vec<Count>) = std::mem::take(&mut self.ready)
+            .into_iter()
+            .partition(|count| mine(count.target()));
+        let (next, pending): (Vec<Count>, Vec<Count>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|count| mine(count.target()));
+        self.ready = ready;
+        self.ready.extend(next);
+        self.pending = pending;
+        self.held_finished.retain(|labels| !mine(&labels.target));
+        self.held_durations.retain(|labels| !mine(&labels.target));
+        now
     }
 
     /// Drops what is held back for one (instance, task type), and for its durations too
@@ -213,6 +228,7 @@ impl Metrics {
             reload_successful: Gauge::default(),
             reload_timestamp: FloatGauge::default(),
             credentials_refreshes: Family::default(),
+            shard: (Gauge::default(), Gauge::default()),
             seen: Mutex::default(),
             registered: Mutex::default(),
             deferred: Mutex::default(),
@@ -392,12 +408,12 @@ impl Metrics {
     }
 
     /// Applies the counts held back by the previous scrape, and readies those of this one.
-    fn release_deferred(&self) {
+    fn release_deferred(&self, only: Option<&TargetLabels>) {
         // Held while applying, so that a layout change cannot slip in between (the lock
         // order is deferred, then durations, everywhere).
         let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
         let (durations, _) = self.durations();
-        for count in deferred.promote() {
+        for count in deferred.promote(only) {
             match count {
                 Count::Finished(labels) => {
                     self.finished.get_or_create(&labels).inc();
@@ -407,6 +423,27 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// Shows which shard of how many this exporter serves.
+    pub fn set_shard(&self, ordinal: u32, total: u32) {
+        self.shard.0.set(i64::from(ordinal));
+        self.shard.1.set(i64::from(total));
+    }
+
+    /// The (instance, task type) pairs of `target` that have finished counters.
+    fn seen_pairs(&self, target: &TargetLabels) -> Vec<(String, String)> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(target)
+            .map(|instances| {
+                instances
+                    .iter()
+                    .flat_map(|(instance, types)| {
+                        types.keys().map(|t| (instance.clone(), t.clone()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn config_reloaded(&self, successful: bool, at_unix_seconds: f64) {

@@ -15,6 +15,7 @@ mod failure_log;
 mod fetch;
 pub mod http;
 mod observe;
+pub mod shard;
 mod target;
 pub mod window;
 
@@ -34,6 +35,7 @@ use crate::providers::ApiError;
 pub use fetch::{FUTURE_TOLERANCE, MAX_WINDOW_TASKS, REQUEST_TIMEOUT};
 pub use http::MAX_BODY_BYTES;
 pub use observe::{Observer, TargetId};
+pub use shard::Shard;
 pub use target::Target;
 use target::TargetState;
 pub use window::Snapshot;
@@ -77,10 +79,21 @@ pub struct SweepReport {
 pub struct Engine {
     targets: Vec<Arc<Target>>,
     accounts: Vec<Arc<AccountCredentials>>,
+    shard: Shard,
 }
 
 impl Engine {
+    /// Every target of `config`.
     pub fn new(config: &Config, observer: Arc<dyn Observer>) -> Result<Engine, EngineError> {
+        Engine::new_sharded(config, observer, Shard::ALL)
+    }
+
+    /// The targets of `config` that fall in `shard`, and the credentials of their accounts.
+    pub fn new_sharded(
+        config: &Config,
+        observer: Arc<dyn Observer>,
+        shard: Shard,
+    ) -> Result<Engine, EngineError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("cloud-task-exporter/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
@@ -95,6 +108,21 @@ impl Engine {
         let mut limiters: HashMap<(&str, &str), (Arc<DefaultDirectRateLimiter>, f64)> =
             HashMap::new();
         for account in &config.accounts {
+            let id = |kind: &'static str, region: &str| TargetId {
+                account: account.name.clone(),
+                kind,
+                region: region.to_owned(),
+            };
+            // An account with no target in this shard needs no credentials here.
+            let mine = account.targets.iter().any(|target| {
+                target
+                    .regions
+                    .iter()
+                    .any(|region| shard.owns(&id(target.kind.provider().kind(), region)))
+            });
+            if !mine {
+                continue;
+            }
             let credentials = AccountCredentials::new(
                 &account.name,
                 account.provider,
@@ -114,6 +142,9 @@ impl Engine {
                     .or_insert_with(|| (Arc::new(limiter(target.rate_limit)), target.rate_limit))
                     .clone();
                 for region in &target.regions {
+                    if !shard.owns(&id(provider.kind(), region)) {
+                        continue;
+                    }
                     let endpoint = target
                         .endpoint
                         .clone()
@@ -154,7 +185,24 @@ impl Engine {
                 }
             }
         }
-        Ok(Engine { targets, accounts })
+        Ok(Engine {
+            targets,
+            accounts,
+            shard,
+        })
+    }
+
+    /// The shard this engine serves.
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    /// The target named `ACCOUNT/KIND/REGION`, if this engine sweeps it.
+    pub fn target(&self, name: &str) -> Option<&Arc<Target>> {
+        let (account, kind, region) = TargetId::parse(name)?;
+        self.targets
+            .iter()
+            .find(|t| t.id.account == account && t.id.kind == kind && t.id.region == region)
     }
 
     pub fn targets(&self) -> &[Arc<Target>] {

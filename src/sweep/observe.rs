@@ -17,6 +17,25 @@ pub struct TargetId {
     pub region: String,
 }
 
+/// `ACCOUNT/KIND/REGION`, as `/probe?target=` and `/sd` name a target.
+impl std::fmt::Display for TargetId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.account, self.kind, self.region)
+    }
+}
+
+impl TargetId {
+    /// The parts of `ACCOUNT/KIND/REGION`: the kind and the region hold no `/`, so the account
+    /// is everything before the last two.
+    pub fn parse(text: &str) -> Option<(&str, &str, &str)> {
+        let mut parts = text.rsplitn(3, '/');
+        let region = parts.next().filter(|s| !s.is_empty())?;
+        let kind = parts.next().filter(|s| !s.is_empty())?;
+        let account = parts.next().filter(|s| !s.is_empty())?;
+        Some((account, kind, region))
+    }
+}
+
 /// Receives the events of the engine's sweeps, and of its accounts' credentials. Each call is
 /// cheap and never blocks on I/O.
 pub trait Observer: crate::credentials::Observer + Send + Sync {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use cloud_task_exporter::config::Config;
 use cloud_task_exporter::exporter::{ConfigSource, Exporter};
 use cloud_task_exporter::server;
+use cloud_task_exporter::sweep::Shard;
 
 /// Starts the exporter for `yaml` on an ephemeral loopback port; it stops with the runtime.
 pub async fn start_exporter(yaml: &str) -> SocketAddr {
@@ -24,7 +25,7 @@ pub async fn start_exporter_with(yaml: &str, limits: server::Limits) -> SocketAd
         config,
         description: "test".into(),
     };
-    let exporter = Exporter::start(source, None, "/metrics".into()).expect("engine");
+    let exporter = Exporter::start(source, None, "/metrics".into(), Shard::ALL).expect("engine");
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();
