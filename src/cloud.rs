@@ -141,7 +141,12 @@ pub enum Credentials {
 /// A credential value as the config file would spell it: its `${VAR}` references are
 /// already expanded, so a `$` in it is written `$$`, or the printout would read it as one.
 fn serialize_literal<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&value.replace('$', "$$"))
+    serializer.serialize_str(&literal(value))
+}
+
+/// A value whose `${VAR}`s are already expanded, as the config file would spell it: `$` as `$$`.
+pub fn literal(value: &str) -> String {
+    value.replace('$', "$$")
 }
 
 fn serialize_optional_literal<S: Serializer>(

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_saphyr::{Location, Spanned};
 
+use crate::cloud::literal;
 pub use crate::cloud::{Cloud, Credentials};
 use crate::credentials::sts::AssumeRole;
 use crate::credentials::{self, Origin, Source};
@@ -197,7 +198,7 @@ impl Serialize for CredentialsView<'_> {
                 if let Some(role) = role_name {
                     map.serialize_entry("role_name", role)?;
                 }
-                map.serialize_entry("metadata_endpoint", metadata_endpoint)?;
+                map.serialize_entry("metadata_endpoint", &literal(metadata_endpoint))?;
             }
             Source::WebIdentity {
                 provider_id,
@@ -210,7 +211,7 @@ impl Serialize for CredentialsView<'_> {
                     ("token_file", token_file),
                 ] {
                     if let Some(value) = value {
-                        map.serialize_entry(name, value)?;
+                        map.serialize_entry(name, &literal(value))?;
                     }
                 }
             }
@@ -230,14 +231,14 @@ impl Serialize for CredentialsView<'_> {
             map.serialize_entry(
                 "assume_role",
                 &BTreeMap::from([
-                    ("role_arn", role.role_arn.clone()),
+                    ("role_arn", literal(&role.role_arn)),
                     ("session_name", role.session_name.clone()),
                     ("duration", duration::format(role.duration)),
                 ]),
             )?;
         }
         if let Some(endpoint) = &self.source.sts_endpoint {
-            map.serialize_entry("sts_endpoint", endpoint)?;
+            map.serialize_entry("sts_endpoint", &literal(endpoint))?;
         }
         if let Credentials::Huawei {
             project_id,
@@ -246,10 +247,12 @@ impl Serialize for CredentialsView<'_> {
         } = self.credentials
         {
             if let Some(id) = project_id {
-                map.serialize_entry("project_id", id)?;
+                map.serialize_entry("project_id", &literal(id))?;
             }
             if !project_ids.is_empty() {
-                map.serialize_entry("project_ids", project_ids)?;
+                let ids: BTreeMap<&String, String> =
+                    project_ids.iter().map(|(r, id)| (r, literal(id))).collect();
+                map.serialize_entry("project_ids", &ids)?;
             }
         }
         map.end()
@@ -424,8 +427,9 @@ impl RawAssumeRole {
     /// `.@-_`, 900 to 43200 s, default 3600).
     fn validate(self, provider: Cloud, key: &str) -> Result<AssumeRole, Invalid> {
         let key = format!("{key}.assume_role");
+        // Tencent documents no minimum; 15 minutes, Alibaba's, keeps refreshes sparse.
         let (max_session, extra, default, min) = match provider {
-            Cloud::Tencent => (128, "+=,", 7200, 1),
+            Cloud::Tencent => (128, "+=,", 7200, 900),
             Cloud::Alibaba => (64, "", 3600, 900),
             Cloud::Huawei => {
                 return Err(invalid(
@@ -468,12 +472,12 @@ impl RawAssumeRole {
             Some(text) => {
                 let value = duration::parse(&text.value)
                     .map_err(|e| invalid(&text, format!("{key}.duration"), e))?;
-                if !(min..=43_200).contains(&value.as_secs()) {
+                if value.subsec_nanos() != 0 || !(min..=43_200).contains(&value.as_secs()) {
                     return Err(invalid(
                         &text,
                         format!("{key}.duration"),
                         format!(
-                            "must be from {} to 12h for provider {provider}",
+                            "must be whole seconds from {} to 12h for provider {provider}",
                             duration::format(Duration::from_secs(min))
                         ),
                     ));
@@ -925,8 +929,19 @@ impl RawCredentials {
         let (project_id, project_ids) = projects.unwrap_or_default();
         if source == "web_identity" {
             let text = |v: Option<Spanned<String>>, name: &str| {
-                v.map(|v| expand_env(&v.value).map_err(|e| invalid(&v, format!("{key}.{name}"), e)))
-                    .transpose()
+                v.map(|v| {
+                    let value = expand_env(&v.value)
+                        .map_err(|e| invalid(&v, format!("{key}.{name}"), e))?;
+                    if value.is_empty() {
+                        return Err(invalid(
+                            &v,
+                            format!("{key}.{name}"),
+                            "is empty; leave it out to use the TKE_* variable",
+                        ));
+                    }
+                    Ok(value)
+                })
+                .transpose()
             };
             let token_file = text(web_token_file, "token_file")?;
             return Ok((
@@ -952,12 +967,19 @@ impl RawCredentials {
         };
         let role_name = match role_name {
             None => None,
+            Some(role) if provider == Cloud::Huawei => {
+                return Err(invalid(
+                    &role,
+                    format!("{key}.role_name"),
+                    "is not used by Huawei's metadata service, which gives the ECS agency's credentials: remove it",
+                ));
+            }
             Some(role) if credentials::is_role_name(&role.value) => Some(role.value),
             Some(role) => {
                 return Err(invalid(
                     &role,
                     format!("{key}.role_name"),
-                    "must be 1 to 128 letters, digits and _+=,.@-",
+                    "must be 1 to 128 letters, digits and _+=,.@-, with a letter or digit",
                 ));
             }
         };
@@ -1099,17 +1121,28 @@ impl RawCredentials {
     }
 }
 
-/// An `http(s)` URL with a host, `${VAR}` expanded, without a trailing `/`.
+/// An `http(s)` address (scheme, host, port: no path or query, since the services' paths are
+/// appended), `${VAR}` expanded, without a trailing `/`. The error quotes the value as
+/// written, never what a variable held.
 fn http_url(value: &Spanned<String>, key: &str) -> Result<String, Invalid> {
     let text = expand_env(&value.value).map_err(|e| invalid(value, key, e))?;
     match reqwest::Url::parse(&text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && url.path() == "/"
+                && url.query().is_none()
+                && url.fragment().is_none() =>
+        {
             Ok(text.trim_end_matches('/').to_owned())
         }
         _ => Err(invalid(
             value,
             key,
-            format!("{text:?} is not an http(s) URL"),
+            format!(
+                "{:?} is not an http:// or https:// address (scheme, host and port only)",
+                value.value
+            ),
         )),
     }
 }

@@ -108,7 +108,7 @@ impl Exporter {
             config.global.labels.instance_id,
         ));
         metrics.set_shard(shard.ordinal, shard.total);
-        let engine = new_engine(&config, &metrics, shard)?;
+        let engine = new_engine(&config, &metrics, shard, None)?;
         metrics.config_reloaded(true, unix_now());
         Ok(Exporter {
             source,
@@ -198,6 +198,20 @@ impl Exporter {
                 for target in &removed {
                     self.metrics.forget_target(target);
                 }
+                let temporary = |engine: &Engine| -> Vec<String> {
+                    engine
+                        .accounts()
+                        .iter()
+                        .filter(|a| a.origin().is_temporary())
+                        .map(|a| a.account().to_owned())
+                        .collect()
+                };
+                let still = temporary(&next.engine);
+                for account in temporary(&current.engine) {
+                    if !still.contains(&account) {
+                        self.metrics.forget_credentials(&account);
+                    }
+                }
                 let global = &next.config.global;
                 if self
                     .metrics
@@ -252,7 +266,7 @@ impl Exporter {
                 web,
             }));
         }
-        let engine = new_engine(&config, &self.metrics, self.shard)?;
+        let engine = new_engine(&config, &self.metrics, self.shard, Some(&current.engine))?;
         Ok(Some(Generation {
             config,
             engine,
@@ -266,13 +280,17 @@ fn new_engine(
     config: &Config,
     metrics: &Arc<Metrics>,
     shard: Shard,
+    previous: Option<&Engine>,
 ) -> Result<Arc<Engine>, EngineError> {
-    let engine = Engine::new_sharded(config, metrics.clone(), shard)?;
+    let engine = match previous {
+        Some(previous) => Engine::succeeding(previous, config, metrics.clone(), shard)?,
+        None => Engine::new_sharded(config, metrics.clone(), shard)?,
+    };
     for target in engine.targets() {
         metrics.register_target(&target.id);
     }
     for account in engine.accounts() {
-        if account.source().is_temporary() {
+        if account.origin().is_temporary() {
             metrics.register_credentials(account.account());
         }
     }

@@ -86,7 +86,7 @@ pub fn render(exporter: &Exporter) -> String {
     }
     let mut accounts = String::new();
     for account in generation.engine.accounts() {
-        let expiry = match (account.source().is_temporary(), account.expires_at()) {
+        let expiry = match (account.origin().is_temporary(), account.expires_at()) {
             (false, _) => "does not expire".to_owned(),
             (true, None) => "not issued yet".to_owned(),
             (true, Some(at)) => at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
@@ -95,7 +95,7 @@ pub fn render(exporter: &Exporter) -> String {
             accounts,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(account.account()),
-            escape(&account.source().describe()),
+            escape(&account.origin().describe()),
             escape(&expiry),
         );
     }

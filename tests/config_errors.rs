@@ -13,7 +13,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-assume-role-duration.yaml",
-        "accounts[0].credentials.assume_role.duration: must be from 15m to 12h for provider alibaba at line 8, column 19",
+        "accounts[0].credentials.assume_role.duration: must be whole seconds from 15m to 12h for provider alibaba at line 8, column 19",
     ),
     (
         "invalid-web-identity-alibaba.yaml",
@@ -41,11 +41,11 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-metadata-endpoint.yaml",
-        r#"accounts[0].credentials.metadata_endpoint: "metadata.tencentyun.com" is not an http(s) URL at line 6, column 26"#,
+        r#"accounts[0].credentials.metadata_endpoint: "metadata.tencentyun.com" is not an http:// or https:// address (scheme, host and port only) at line 6, column 26"#,
     ),
     (
         "invalid-role-name.yaml",
-        "accounts[0].credentials.role_name: must be 1 to 128 letters, digits and _+=,.@- at line 6, column 18",
+        "accounts[0].credentials.role_name: must be 1 to 128 letters, digits and _+=,.@-, with a letter or digit at line 6, column 18",
     ),
     // CI has no Alibaba Cloud variables set.
     (

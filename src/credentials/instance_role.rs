@@ -85,7 +85,13 @@ impl Metadata<'_> {
         };
         let answer = tokio::time::timeout(METADATA_TIMEOUT, http::exchange(self.client, request))
             .await
-            .map_err(|_| ApiError::Timeout)??;
+            .map_err(|_| {
+                ApiError::Slow(format!(
+                    "the metadata service at {} did not answer {path} within {} s",
+                    self.endpoint,
+                    METADATA_TIMEOUT.as_secs()
+                ))
+            })??;
         if !(200..300).contains(&answer.status) {
             let outcome = match answer.status {
                 // No role bound, or not this one.

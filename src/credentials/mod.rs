@@ -125,26 +125,54 @@ impl Source {
 
 /// Whether `name` can be a role name (Tencent CAM, Alibaba RAM): it goes into a metadata URL.
 pub fn is_role_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
+    name.len() <= 128
+        // Not `.` or `..`: a path segment that walks up.
+        && name.chars().any(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
-/// An expiry no earlier than now less a day and no later than a year on: anything else is not
-/// a credential's, and would have the refresher wait for ever or spin.
+/// Credentials that do not live at least this long once received are not worth having (the
+/// tests' simulated credentials live 2 to 3 s).
+const MIN_LIFETIME: Duration = Duration::from_secs(1);
+
+/// An expiry at least [`MIN_LIFETIME`] and at most a year away: credentials already expired
+/// (a skewed clock on either side) are a failed fetch, retried with backoff, not a success to
+/// fetch again every second; and one far away would have the refresher wait for ever.
 pub(crate) fn plausible(expires_at: DateTime<Utc>, what: &str) -> Result<DateTime<Utc>, ApiError> {
     let now = Utc::now();
-    if expires_at < now - chrono::Duration::days(1)
-        || expires_at > now + chrono::Duration::days(366)
-    {
+    let soonest = now + chrono::Duration::from_std(MIN_LIFETIME).unwrap_or_default();
+    if expires_at < soonest {
         return Err(ApiError::bad_response(
-            format!("{what} gives an expiry out of range"),
+            format!(
+                "{what} gives credentials that have expired or expire within {} s (is a clock wrong?)",
+                MIN_LIFETIME.as_secs()
+            ),
+            None,
+        ));
+    }
+    if expires_at > now + chrono::Duration::days(366) {
+        return Err(ApiError::bad_response(
+            format!("{what} gives an expiry more than a year away"),
             None,
         ));
     }
     Ok(expires_at)
+}
+
+/// The longest the refresher sleeps at once: its plan is in wall-clock time, which a suspended
+/// VM or a clock step moves while the monotonic clock of its timer does not.
+const MAX_NAP: Duration = Duration::from_secs(60);
+
+/// Sleeps until the wall clock reads `at`, waking at least every [`MAX_NAP`] to look.
+async fn sleep_until(at: DateTime<Utc>) {
+    while let Ok(left) = (at - Utc::now()).to_std() {
+        if left.is_zero() {
+            break;
+        }
+        tokio::time::sleep(left.min(MAX_NAP)).await;
+    }
 }
 
 /// Credentials as a source issued them.
@@ -236,7 +264,7 @@ struct State {
 pub struct AccountCredentials {
     account: String,
     cloud: Cloud,
-    source: Origin,
+    origin: Origin,
     state: watch::Receiver<State>,
     sender: Arc<watch::Sender<State>>,
     /// The keys a temporary source's credentials are completed with (Huawei's projects).
@@ -255,12 +283,12 @@ impl AccountCredentials {
     pub fn new(
         account: &str,
         cloud: Cloud,
-        source: Origin,
+        origin: Origin,
         credentials: Credentials,
         client: reqwest::Client,
         observer: Arc<dyn crate::sweep::Observer>,
     ) -> Arc<Self> {
-        let initial = if source.is_temporary() {
+        let initial = if origin.is_temporary() {
             State::default()
         } else {
             State {
@@ -276,7 +304,7 @@ impl AccountCredentials {
         let this = Arc::new(AccountCredentials {
             account: account.to_owned(),
             cloud,
-            source,
+            origin,
             state,
             sender: Arc::new(sender),
             base: credentials,
@@ -295,8 +323,8 @@ impl AccountCredentials {
         &self.account
     }
 
-    pub fn source(&self) -> &Origin {
-        &self.source
+    pub fn origin(&self) -> &Origin {
+        &self.origin
     }
 
     /// When the current credentials expire, if they do and have been issued.
@@ -307,12 +335,17 @@ impl AccountCredentials {
     /// Whether `other` gets its credentials from the same place with the same settings, so
     /// that what it fetched is valid here.
     pub fn same_as(&self, other: &AccountCredentials) -> bool {
-        self.account == other.account && self.source == other.source && self.base == other.base
+        other.is(&self.account, &self.origin, &self.base)
+    }
+
+    /// Whether these are `account`'s credentials from `origin` with `base`'s settings.
+    pub fn is(&self, account: &str, origin: &Origin, base: &Credentials) -> bool {
+        self.account == account && self.origin == *origin && self.base == *base
     }
 
     /// Starts the background refresh, once; static credentials have none.
     fn start(self: &Arc<Self>) {
-        if !self.source.is_temporary() {
+        if !self.origin.is_temporary() {
             return;
         }
         let mut refresher = self.refresher.lock().unwrap_or_else(|p| p.into_inner());
@@ -320,7 +353,7 @@ impl AccountCredentials {
             let task = Refresher {
                 account: self.account.clone(),
                 cloud: self.cloud,
-                source: self.source.clone(),
+                origin: self.origin.clone(),
                 base: self.base.clone(),
                 client: self.client.clone(),
                 observer: self.observer.clone(),
@@ -357,29 +390,23 @@ impl AccountCredentials {
                     .unwrap_or("no refresh has succeeded");
                 let message = match issued.as_ref().and_then(|i| i.expires_at) {
                     Some(at) => format!(
-                        "the credentials of account {} from source {} expired at {}: {why}",
+                        "the credentials of account {} from {} expired at {}: {why}",
                         self.account,
-                        self.source.source.name(),
+                        self.origin.describe(),
                         at.format("%Y-%m-%dT%H:%M:%SZ")
                     ),
                     None => format!(
-                        "account {} has no credentials from source {}: {why}",
+                        "account {} has no credentials from {}: {why}",
                         self.account,
-                        self.source.source.name()
+                        self.origin.describe()
                     ),
                 };
                 let mut logged = self.expiry_logged.lock().unwrap_or_else(|p| p.into_inner());
                 if !*logged {
                     *logged = true;
-                    tracing::error!(account = %self.account, source = %self.source.describe(), "{message}");
+                    tracing::error!(account = %self.account, source = %self.origin.describe(), "{message}");
                 }
-                Err(ApiError::Provider {
-                    outcome: Outcome::AuthError,
-                    code: "CredentialsExpired".into(),
-                    message,
-                    http_status: 0,
-                    request_id: None,
-                })
+                Err(ApiError::Credentials(message))
             }
         }
     }
@@ -402,7 +429,7 @@ impl Drop for AccountCredentials {
 struct Refresher {
     account: String,
     cloud: Cloud,
-    source: Origin,
+    origin: Origin,
     base: Credentials,
     client: reqwest::Client,
     observer: Arc<dyn Observer>,
@@ -419,11 +446,11 @@ impl Refresher {
                     self.observer
                         .credentials_refreshed(&self.account, Outcome::Ok);
                     let Some(expires_at) = issued.expires_at else {
-                        self.publish(Some(issued), None);
+                        self.publish(Some(Arc::new(issued)), None);
                         return;
                     };
                     let pause = self.until_refresh(expires_at);
-                    self.publish(Some(issued), None);
+                    self.publish(Some(Arc::new(issued)), None);
                     pause
                 }
                 Err(error) => {
@@ -442,7 +469,7 @@ impl Refresher {
                     if failures == 0 {
                         tracing::warn!(
                             account = %self.account,
-                            source = %self.source.describe(),
+                            source = %self.origin.describe(),
                             valid_until,
                             retry_in_s,
                             "refreshing credentials failed: {error}"
@@ -450,20 +477,21 @@ impl Refresher {
                     } else {
                         tracing::debug!(
                             account = %self.account,
-                            source = %self.source.describe(),
+                            source = %self.origin.describe(),
                             valid_until,
                             retry_in_s,
                             "refreshing credentials failed again: {error}"
                         );
                     }
                     let previous = self.sender.borrow().issued.clone();
-                    self.publish_error(previous, error.to_string());
+                    self.publish(previous, Some(error.to_string()));
                     let pause = retry_after(failures);
                     failures = failures.saturating_add(1);
                     pause
                 }
             };
-            tokio::time::sleep(pause).await;
+            let at = Utc::now() + chrono::Duration::from_std(pause).unwrap_or_default();
+            sleep_until(at).await;
         }
     }
 
@@ -474,11 +502,11 @@ impl Refresher {
                 Cloud::Alibaba => sts::ALIBABA_ENDPOINT,
                 _ => sts::TENCENT_ENDPOINT,
             };
-            let text = self.source.sts_endpoint.as_deref().unwrap_or(default);
+            let text = self.origin.sts_endpoint.as_deref().unwrap_or(default);
             reqwest::Url::parse(text)
                 .map_err(|e| ApiError::Request(format!("sts_endpoint {text}: {e}")))
         };
-        let issued = match &self.source.source {
+        let issued = match &self.origin.source {
             Source::InstanceRole {
                 role_name,
                 metadata_endpoint,
@@ -513,7 +541,7 @@ impl Refresher {
                 expires_at: None,
             },
         };
-        let Some(role) = &self.source.assume_role else {
+        let Some(role) = &self.origin.assume_role else {
             return Ok(issued);
         };
         let endpoint = sts_endpoint()?;
@@ -552,18 +580,12 @@ impl Refresher {
         refresh_in(left, refresh_margin(self.cloud))
     }
 
-    fn publish(&self, issued: Option<Issued>, error: Option<String>) {
+    /// What every reader sees from now on: the credentials to use, and why the last refresh
+    /// failed, if it did.
+    fn publish(&self, issued: Option<Arc<Issued>>, error: Option<String>) {
         self.sender.send_replace(State {
-            issued: issued.map(Arc::new),
+            issued,
             last_error: error,
-            settled: true,
-        });
-    }
-
-    fn publish_error(&self, previous: Option<Arc<Issued>>, error: String) {
-        self.sender.send_replace(State {
-            issued: previous,
-            last_error: Some(error),
             settled: true,
         });
     }
@@ -591,8 +613,10 @@ mod tests {
     fn only_plausible_expiries_are_taken() {
         let now = Utc::now();
         assert!(plausible(now + chrono::Duration::hours(6), "x").is_ok());
-        assert!(plausible(now - chrono::Duration::hours(1), "x").is_ok());
+        assert!(plausible(now + chrono::Duration::seconds(30), "x").is_ok());
         for odd in [
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::milliseconds(500),
             now - chrono::Duration::days(2),
             now + chrono::Duration::days(400),
         ] {

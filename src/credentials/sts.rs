@@ -53,9 +53,15 @@ pub struct WebIdentity {
 }
 
 async fn send(client: &reqwest::Client, request: ApiRequest) -> Result<http::Answer, ApiError> {
+    let host = request.url.host_str().unwrap_or_default().to_owned();
     tokio::time::timeout(STS_TIMEOUT, http::exchange(client, request))
         .await
-        .map_err(|_| ApiError::Timeout)?
+        .map_err(|_| {
+            ApiError::Slow(format!(
+                "STS at {host} did not answer within {} s",
+                STS_TIMEOUT.as_secs()
+            ))
+        })?
 }
 
 /// Credentials of `role`, assumed with `caller`'s (Tencent).

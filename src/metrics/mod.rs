@@ -487,6 +487,16 @@ impl crate::credentials::Observer for Metrics {
 }
 
 impl Metrics {
+    /// Drops the refresh counters of an account that no longer has temporary credentials.
+    pub fn forget_credentials(&self, account: &str) {
+        for outcome in Outcome::ALL {
+            self.credentials_refreshes.remove(&AccountOutcomeLabels {
+                account: account.to_owned(),
+                outcome: outcome.as_str(),
+            });
+        }
+    }
+
     /// Makes the refresh outcomes of an account with temporary credentials visible from the
     /// start (at 0), as for a target's requests.
     pub fn register_credentials(&self, account: &str) {

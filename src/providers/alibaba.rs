@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use super::{
     ApiError, ApiRequest, ApiResponse, Cloud, Outcome, Page, PageQuery, Provider, clip,
-    host_header, number, read_page, text,
+    clip_message, host_header, number, read_page, text,
 };
 use crate::cloud::Credentials;
 use crate::signing::acs3::{self, Acs3Request};
@@ -219,7 +219,8 @@ pub fn parse_json(response: &ApiResponse) -> Result<Value, ApiError> {
         let code = field("Code").unwrap_or_else(|| format!("HTTP{}", response.status));
         return Err(ApiError::Provider {
             outcome: classify_error(response.status, &code),
-            message: field("Message").unwrap_or_else(|| "unexpected HTTP status".into()),
+            message: field("Message")
+                .map_or_else(|| "unexpected HTTP status".into(), |m| clip_message(&m)),
             code,
             http_status: response.status,
             request_id: field("RequestId"),

@@ -70,6 +70,12 @@ pub enum ApiError {
     /// The request could not be built from the config (e.g. no project id for a region).
     #[error("cannot build request: {0}")]
     Request(String),
+    /// The account has no valid credentials: never issued, or expired without a refresh.
+    #[error("{0}")]
+    Credentials(String),
+    /// A service the exporter asks for credentials (metadata, STS) did not answer in time.
+    #[error("{0}")]
+    Slow(String),
 }
 
 impl ApiError {
@@ -80,6 +86,8 @@ impl ApiError {
             ApiError::Network(_) => Outcome::NetworkError,
             ApiError::Timeout => Outcome::Timeout,
             ApiError::Request(_) => Outcome::ClientError,
+            ApiError::Credentials(_) => Outcome::AuthError,
+            ApiError::Slow(_) => Outcome::Timeout,
         }
     }
 

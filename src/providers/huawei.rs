@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{
     ApiError, ApiRequest, ApiResponse, Cloud, Outcome, Page, PageQuery, Provider, clip,
-    host_header, number, read_page, read_page_total_optional, text,
+    clip_message, host_header, number, read_page, read_page_total_optional, text,
 };
 use crate::cloud::Credentials;
 use crate::signing::huawei::{self as sign, HuaweiRequest};
@@ -256,8 +256,10 @@ pub fn parse_body(response: &ApiResponse) -> Result<Value, ApiError> {
             .unwrap_or_else(|| format!("HTTP{}", response.status));
         return Err(ApiError::Provider {
             outcome: classify_error(response.status, &code),
-            message: field(&["error_msg", "errorMsg", "message"])
-                .unwrap_or_else(|| "error response without a message".into()),
+            message: field(&["error_msg", "errorMsg", "message"]).map_or_else(
+                || "error response without a message".into(),
+                |m| clip_message(&m),
+            ),
             code,
             http_status: response.status,
             request_id: field(&["request_id"]).or(header_id),

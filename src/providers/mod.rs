@@ -208,8 +208,17 @@ fn read_entries<I: IntoIterator<Item = Task>>(
 /// At most the first 64 bytes of a value from an answer, cut at a character boundary: a note
 /// that quotes one is logged once per distinct text, and must not be as long as the answer.
 pub(crate) fn clip(text: &str) -> &str {
-    const MAX: usize = 64;
-    let mut end = text.len().min(MAX);
+    clip_to(text, 64)
+}
+
+/// An error message from an answer, at most 256 bytes: it is copied into every report and log
+/// line of the targets it concerns, and must not be as long as the answer.
+pub(crate) fn clip_message(text: &str) -> String {
+    clip_to(text, 256).to_owned()
+}
+
+fn clip_to(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
     }

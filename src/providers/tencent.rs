@@ -5,7 +5,8 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use super::{
-    ApiError, ApiRequest, ApiResponse, Cloud, Outcome, Page, PageQuery, Provider, host_header,
+    ApiError, ApiRequest, ApiResponse, Cloud, Outcome, Page, PageQuery, Provider, clip_message,
+    host_header,
 };
 use crate::cloud::Credentials;
 use crate::signing::tc3::{self, Tc3Request};
@@ -205,11 +206,12 @@ pub fn parse_envelope(response: &ApiResponse) -> Result<(Value, Option<String>),
             .to_owned();
         return Err(ApiError::Provider {
             outcome: classify_error(&code),
-            message: error
-                .get("Message")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
+            message: clip_message(
+                error
+                    .get("Message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ),
             code,
             http_status: response.status,
             request_id,

@@ -23,7 +23,11 @@ impl Signature {
         let gist = match error {
             ApiError::Provider { code, .. } => code.clone(),
             ApiError::BadResponse { detail, .. } => detail.clone(),
-            ApiError::Network(message) | ApiError::Request(message) => message.clone(),
+            ApiError::Network(message) | ApiError::Request(message) | ApiError::Slow(message) => {
+                message.clone()
+            }
+            // One streak of missing credentials is one failure, whatever each refresh said.
+            ApiError::Credentials(_) => "credentials".to_owned(),
             ApiError::Timeout => String::new(),
         };
         Signature(error.outcome(), gist)

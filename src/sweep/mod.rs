@@ -94,6 +94,27 @@ impl Engine {
         observer: Arc<dyn Observer>,
         shard: Shard,
     ) -> Result<Engine, EngineError> {
+        Engine::build(config, observer, shard, None)
+    }
+
+    /// [`Engine::new_sharded`] for a reload: the accounts whose credentials come from the
+    /// same place with the same settings keep those of `previous` (and their refresh), so a
+    /// reload neither fetches them again nor loses them to a metadata service that is down.
+    pub fn succeeding(
+        previous: &Engine,
+        config: &Config,
+        observer: Arc<dyn Observer>,
+        shard: Shard,
+    ) -> Result<Engine, EngineError> {
+        Engine::build(config, observer, shard, Some(previous))
+    }
+
+    fn build(
+        config: &Config,
+        observer: Arc<dyn Observer>,
+        shard: Shard,
+        previous: Option<&Engine>,
+    ) -> Result<Engine, EngineError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("cloud-task-exporter/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
@@ -123,14 +144,23 @@ impl Engine {
             if !mine {
                 continue;
             }
-            let credentials = AccountCredentials::new(
-                &account.name,
-                account.provider,
-                account.source.clone(),
-                account.credentials.clone(),
-                client.clone(),
-                observer.clone(),
-            );
+            let kept = previous.and_then(|previous| {
+                previous
+                    .accounts
+                    .iter()
+                    .find(|old| old.is(&account.name, &account.source, &account.credentials))
+            });
+            let credentials = match kept {
+                Some(kept) => kept.clone(),
+                None => AccountCredentials::new(
+                    &account.name,
+                    account.provider,
+                    account.source.clone(),
+                    account.credentials.clone(),
+                    client.clone(),
+                    observer.clone(),
+                ),
+            };
             accounts.push(credentials.clone());
             for target in &account.targets {
                 let provider = target.kind.provider();
