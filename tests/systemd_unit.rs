@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 const BIN: &str = env!("CARGO_BIN_EXE_cloud-task-exporter");
 const UNIT_NAME: &str = "cloud-task-exporter.service";
 /// Where the unit expects the binary; the copy under test points at [`BIN`] instead.
-const INSTALLED_BIN: &str = "/usr/local/bin/cloud-task-exporter";
+const INSTALLED_BIN: &str = "/usr/bin/cloud-task-exporter";
 const MAX_EXPOSURE: f64 = 1.5;
 
 fn repo_file(path: &str) -> String {
