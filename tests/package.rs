@@ -16,7 +16,11 @@ const UNIT: &str = "/usr/lib/systemd/system/cloud-task-exporter.service";
 /// What `dpkg-query` says of the installed package's `field`, if it is installed.
 fn installed(field: &str) -> Option<String> {
     let output = Command::new("dpkg-query")
-        .args(["-W", &format!("-f=${{Status}}|${{{field}}}"), "cloud-task-exporter"])
+        .args([
+            "-W",
+            &format!("-f=${{Status}}|${{{field}}}"),
+            "cloud-task-exporter",
+        ])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -48,7 +52,9 @@ fn the_installed_package_runs_its_example_config() {
             std::env::var("CI").as_deref() != Ok("true"),
             "CI installs the package before the tests (.ci/run): it is not installed"
         );
-        eprintln!("skipped: the cloud-task-exporter package is not installed (cargo deb --profile deb && dpkg -i target/debian/*.deb)");
+        eprintln!(
+            "skipped: the cloud-task-exporter package is not installed (cargo deb --profile deb && dpkg -i target/debian/*.deb)"
+        );
         return;
     };
     // The package of this build: its version is the crate's.
@@ -58,7 +64,10 @@ fn the_installed_package_runs_its_example_config() {
     );
     let conffiles = installed("Conffiles").unwrap_or_default();
     for file in [CONFIG, ENVIRONMENT] {
-        assert!(conffiles.contains(file), "{file} is not a conffile: {conffiles}");
+        assert!(
+            conffiles.contains(file),
+            "{file} is not a conffile: {conffiles}"
+        );
     }
     let mode = |path: &str| {
         std::fs::metadata(path)
@@ -67,7 +76,11 @@ fn the_installed_package_runs_its_example_config() {
             .mode()
             & 0o777
     };
-    assert_eq!(mode(ENVIRONMENT), 0o600, "the environment file holds secrets");
+    assert_eq!(
+        mode(ENVIRONMENT),
+        0o600,
+        "the environment file holds secrets"
+    );
     assert_eq!(mode(BIN), 0o755);
     let unit = std::fs::read_to_string(UNIT).unwrap();
     assert!(
@@ -82,11 +95,18 @@ fn the_installed_package_runs_its_example_config() {
 
     let config = std::fs::read_to_string(CONFIG).unwrap();
     let names = variables(&config);
-    assert!(!names.is_empty(), "the example names its credentials as variables");
+    assert!(
+        !names.is_empty(),
+        "the example names its credentials as variables"
+    );
     let output = Command::new(BIN)
         .args(["--check-config", "--config.file", CONFIG])
         .env_clear()
-        .envs(names.iter().map(|name| (name.as_str(), "placeholder-value")))
+        .envs(
+            names
+                .iter()
+                .map(|name| (name.as_str(), "placeholder-value")),
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -233,3 +233,50 @@ fn every_recording_rule_is_named_level_metric_operations_and_tested() {
         );
     }
 }
+
+/// The Kubernetes example: each pod takes its shard from its ordinal, `replicas` equals
+/// `--total-shards`, and its embedded config is one the exporter accepts.
+#[test]
+fn the_statefulset_example_shards_by_pod_ordinal() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dashboards/kubernetes-statefulset.yml"
+    ))
+    .unwrap();
+    let documents: Vec<serde_json::Value> = text
+        .split("\n---\n")
+        .map(|doc| serde_saphyr::from_str(doc).unwrap())
+        .collect();
+    let kind = |k: &str| {
+        documents
+            .iter()
+            .find(|d| d["kind"] == k)
+            .unwrap_or_else(|| panic!("no {k}"))
+    };
+    let set = kind("StatefulSet");
+    let replicas = set["spec"]["replicas"].as_u64().unwrap();
+    let container = &set["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(args.contains(&"--shard=$(SHARD)"), "{args:?}");
+    assert!(
+        args.contains(&format!("--total-shards={replicas}").as_str()),
+        "replicas and --total-shards must be equal: {args:?}"
+    );
+    assert_eq!(
+        container["env"][0]["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.labels['apps.kubernetes.io/pod-index']"
+    );
+    assert_eq!(
+        set["spec"]["serviceName"],
+        kind("Service")["metadata"]["name"]
+    );
+    let config = kind("ConfigMap")["data"]["cloud-task-exporter.yaml"]
+        .as_str()
+        .unwrap();
+    cloud_task_exporter::config::Config::parse(config).unwrap();
+}

@@ -173,12 +173,17 @@ fn systemd_analyze_available(check: &str) -> bool {
 
 /// A copy of the unit in `dir`, under its own name, whose `ExecStart=` runs [`BIN`].
 fn unit_under_test(dir: &Path) -> PathBuf {
+    copy_under_test(dir, &unit_text(), UNIT_NAME)
+}
+
+/// `text` as `name` in `dir`, with its `ExecStart=` running [`BIN`].
+fn copy_under_test(dir: &Path, unit: &str, name: &str) -> PathBuf {
     assert!(
         !BIN.contains(char::is_whitespace),
         "the built binary's path has whitespace, which ExecStart= would split: {BIN}"
     );
     let mut rewritten = 0;
-    let text: String = unit_text()
+    let text: String = unit
         .lines()
         .map(|line| {
             let line = match line.strip_prefix("ExecStart=") {
@@ -192,9 +197,80 @@ fn unit_under_test(dir: &Path) -> PathBuf {
         })
         .collect();
     assert_eq!(rewritten, 1, "one ExecStart={INSTALLED_BIN} ... line");
-    let path = dir.join(UNIT_NAME);
+    let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+const TEMPLATE: &str = "systemd/cloud-task-exporter@.service";
+
+/// The template for shards differs from the unit only where it names its shard: the hardening
+/// cannot drift apart.
+#[test]
+fn the_shard_template_is_the_unit_but_for_its_shard() {
+    let unit = directives(&unit_text());
+    let template = directives(&repo_file(TEMPLATE));
+    let shard_env = "-/etc/default/cloud-task-exporter-%i";
+    let mut rest: Vec<&(String, String, String)> = template
+        .iter()
+        .filter(|(s, k, v)| !(s == "Service" && k == "EnvironmentFile" && v == shard_env))
+        .collect();
+    assert_eq!(
+        rest.len() + 1,
+        template.len(),
+        "one EnvironmentFile={shard_env}"
+    );
+    assert_eq!(rest.len(), unit.len());
+    for (ours, theirs) in rest.iter_mut().zip(&unit) {
+        match (theirs.0.as_str(), theirs.1.as_str()) {
+            ("Unit", "Description") => {
+                assert_eq!(ours.2, format!("{} (shard %i)", theirs.2));
+            }
+            ("Service", "ExecStart") => {
+                let expected = theirs.2.replace(
+                    " $CLOUD_TASK_EXPORTER_OPTS",
+                    " --shard=%i --total-shards=${CLOUD_TASK_EXPORTER_TOTAL_SHARDS} $CLOUD_TASK_EXPORTER_OPTS $CLOUD_TASK_EXPORTER_SHARD_OPTS",
+                );
+                assert_eq!(ours.2, expected);
+            }
+            _ => assert_eq!(**ours, *theirs),
+        }
+    }
+}
+
+#[test]
+fn systemd_analyze_verify_of_a_shard_instance_is_silent() {
+    if !systemd_analyze_available("systemd-analyze verify") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy_under_test(
+        dir.path(),
+        &repo_file(TEMPLATE),
+        "cloud-task-exporter@.service",
+    );
+    // The instance is loaded from the template beside it.
+    let instance = dir.path().join("cloud-task-exporter@1.service");
+    let output = systemd_analyze(&["verify", "--recursive-errors=no"], &instance);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ours: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .filter(|line| {
+            line.contains("cloud-task-exporter@") || !about_something_else(line, &instance)
+        })
+        .collect();
+    assert!(
+        output.status.success() && ours.is_empty(),
+        "systemd-analyze verify {}: {}\n{}",
+        instance.display(),
+        output.status,
+        ours.join("\n")
+    );
 }
 
 fn systemd_analyze(args: &[&str], unit: &Path) -> Output {
