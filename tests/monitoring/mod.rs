@@ -3,6 +3,8 @@
 //! that Prometheus's own tools are skipped locally when missing but required under `CI=true`.
 #![allow(dead_code)]
 
+pub mod prometheus;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
