@@ -108,6 +108,41 @@ pub struct Global {
     pub min_interval: Duration,
     pub histogram_buckets: Vec<f64>,
     pub labels: LabelOptions,
+    pub series: SeriesBudget,
+}
+
+/// `global.series`: how many series the exporter may show, for users who pay per series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesBudget {
+    /// At most this many per-task series (`cloud_task_progress_ratio` and
+    /// `cloud_task_start_timestamp_seconds` of unfinished tasks) per target.
+    #[serde(default = "default_per_target")]
+    pub per_target: u64,
+    /// And at most this many over all targets.
+    #[serde(default = "default_total")]
+    pub total: u64,
+    /// `false` leaves out the `cloud_task_tasks` series whose value is 0.
+    #[serde(default = "yes")]
+    pub zero_statuses: bool,
+}
+
+fn default_per_target() -> u64 {
+    10_000
+}
+
+fn default_total() -> u64 {
+    100_000
+}
+
+impl Default for SeriesBudget {
+    fn default() -> Self {
+        SeriesBudget {
+            per_target: default_per_target(),
+            total: default_total(),
+            zero_statuses: true,
+        }
+    }
 }
 
 impl Default for Global {
@@ -118,6 +153,7 @@ impl Default for Global {
             min_interval: Duration::from_secs(10),
             histogram_buckets: DEFAULT_BUCKETS.to_vec(),
             labels: LabelOptions::default(),
+            series: SeriesBudget::default(),
         }
     }
 }
@@ -370,6 +406,8 @@ struct RawGlobal {
     histogram_buckets: Option<Spanned<Vec<f64>>>,
     #[serde(default)]
     labels: LabelOptions,
+    #[serde(default)]
+    series: SeriesBudget,
 }
 
 #[derive(Deserialize)]
@@ -601,6 +639,7 @@ impl RawGlobal {
             )?,
             histogram_buckets,
             labels: self.labels,
+            series: self.series,
         })
     }
 }

@@ -108,6 +108,7 @@ impl Exporter {
             config.global.labels.instance_id,
         ));
         metrics.set_shard(shard.ordinal, shard.total);
+        metrics.set_budget(budget(&config));
         let engine = new_engine(&config, &metrics, shard, None)?;
         metrics.config_reloaded(true, unix_now());
         Ok(Exporter {
@@ -213,6 +214,7 @@ impl Exporter {
                     }
                 }
                 let global = &next.config.global;
+                self.metrics.set_budget(budget(&next.config));
                 if self
                     .metrics
                     .set_duration_layout(&global.histogram_buckets, global.labels.instance_id)
@@ -308,6 +310,16 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 fn load_web_config(path: Option<&Path>) -> Result<WebConfig, WebConfigError> {
     path.map_or_else(|| Ok(WebConfig::none()), WebConfig::load)
+}
+
+/// The config's `global.series` as the metrics apply it.
+fn budget(config: &Config) -> crate::metrics::Budget {
+    let series = &config.global.series;
+    crate::metrics::Budget {
+        per_target: series.per_target,
+        total: series.total,
+        zero_statuses: series.zero_statuses,
+    }
 }
 
 fn unix_now() -> f64 {

@@ -21,7 +21,7 @@ use super::{Buckets, FloatGauge, Metrics};
 use crate::process::ProcessCollector;
 use crate::providers::Outcome;
 use crate::sweep::{SweepReport, TargetId};
-use crate::task::TaskStatus;
+use crate::task::{Task, TaskStatus};
 
 /// The content type of what [`Metrics::encode`] writes.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -110,6 +110,12 @@ const SWEEP_WAIT_TIMEOUTS: (&str, &str) = (
     "cloud_task_sweep_wait_timeouts",
     "Scrapes that reached their deadline waiting for a sweep another scrape had started (the target reported up 0)",
 );
+/// `"cloud_task_series_dropped"` and its help.
+const SERIES_DROPPED: (&str, &str) = (
+    "cloud_task_series_dropped",
+    "Per-task series (progress, start time) a scrape left out to stay within global.series, the most recently started first",
+);
+
 /// `"cloud_task_rate_limit_wait_seconds"` and its help.
 const RATE_LIMIT_WAIT: (&str, &str) = (
     "cloud_task_rate_limit_wait_seconds",
@@ -151,6 +157,11 @@ impl Metrics {
             RATE_LIMIT_WAIT.0,
             RATE_LIMIT_WAIT.1,
             self.rate_limit_wait.clone(),
+        );
+        registry.register(
+            SERIES_DROPPED.0,
+            SERIES_DROPPED.1,
+            self.series_dropped.clone(),
         );
         let expiry: Family<AccountLabels, FloatGauge> = Family::default();
         for (account, at) in expiries {
@@ -232,6 +243,7 @@ impl Metrics {
             skipped_entries: self.skipped_entries.clone(),
             sweep_wait_timeouts: self.sweep_wait_timeouts.clone(),
             rate_limit_wait: self.rate_limit_wait.clone(),
+            series_dropped: self.series_dropped.clone(),
         }));
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -244,16 +256,25 @@ impl Metrics {
         registry: &mut Registry,
         reports: &[(TargetId, Arc<SweepReport>)],
     ) {
+        let budget = self.budget();
         let tasks: Family<StatusLabels, Gauge> = Family::default();
         let progress: Family<TaskIdLabels, FloatGauge> = Family::default();
         let start: Family<TaskIdLabels, FloatGauge> = Family::default();
-        for (target, report) in reports {
+        // The unfinished tasks whose series fit the budget: each target's oldest first up to
+        // its share, then the oldest of all up to the total.
+        let targets: Vec<TargetLabels> =
+            reports.iter().map(|(t, _)| TargetLabels::from(t)).collect();
+        let mut shown: Vec<(&TargetLabels, &Task)> = Vec::new();
+        let mut all_series: Vec<(&TargetLabels, u64)> = Vec::new();
+        for ((_, report), target) in reports.iter().zip(&targets) {
             let Ok(snapshot) = &report.result else {
                 continue;
             };
-            let target = &TargetLabels::from(target);
             for ((instance_id, task_type), counts) in &snapshot.counts {
                 for (status, count) in TaskStatus::ALL.iter().zip(counts) {
+                    if *count == 0 && !budget.zero_statuses {
+                        continue;
+                    }
                     let labels = StatusLabels {
                         target: target.clone(),
                         instance_id: instance_id.clone(),
@@ -265,20 +286,39 @@ impl Metrics {
                         .set(i64::try_from(*count).unwrap_or(i64::MAX));
                 }
             }
-            for task in &snapshot.unfinished {
-                let labels = TaskIdLabels {
-                    target: target.clone(),
-                    instance_id: task.instance_id.clone(),
-                    task_type: task.task_type.clone(),
-                    task_id: task.id.clone(),
-                };
-                if let Some(ratio) = task.progress {
-                    progress.get_or_create(&labels).set(ratio);
-                }
-                start
-                    .get_or_create(&labels)
-                    .set(task.start_time.timestamp_millis() as f64 / 1000.0);
+            all_series.push((target, snapshot.unfinished.iter().map(series_of).sum()));
+            shown.extend(within(
+                snapshot.unfinished.iter().map(|task| (target, task)),
+                budget.per_target,
+            ));
+        }
+        shown.sort_by_key(|(_, task)| task.start_time);
+        let shown = within(shown, budget.total);
+        // What the budget left out, per target.
+        let mut kept: std::collections::HashMap<&TargetLabels, u64> =
+            std::collections::HashMap::new();
+        for (target, task) in &shown {
+            *kept.entry(*target).or_default() += series_of(task);
+        }
+        for (target, all) in all_series {
+            let kept = kept.get(target).copied().unwrap_or_default();
+            if all > kept {
+                self.series_dropped.get_or_create(target).inc_by(all - kept);
             }
+        }
+        for (target, task) in &shown {
+            let labels = TaskIdLabels {
+                target: (*target).clone(),
+                instance_id: task.instance_id.clone(),
+                task_type: task.task_type.clone(),
+                task_id: task.id.clone(),
+            };
+            if let Some(ratio) = task.progress {
+                progress.get_or_create(&labels).set(ratio);
+            }
+            start
+                .get_or_create(&labels)
+                .set(task.start_time.timestamp_millis() as f64 / 1000.0);
         }
         registry.register(
             "cloud_task_tasks",
@@ -332,6 +372,29 @@ fn register_target_gauges(registry: &mut Registry, reports: &[(TargetId, Arc<Swe
     );
 }
 
+/// The series a task costs: its start time, and its progress when known.
+fn series_of(task: &Task) -> u64 {
+    1 + u64::from(task.progress.is_some())
+}
+
+/// The first of `tasks` whose series fit in `budget`: once one does not fit, none after it is
+/// shown, so the order decides what goes first.
+fn within<'a>(
+    tasks: impl IntoIterator<Item = (&'a TargetLabels, &'a Task)>,
+    budget: u64,
+) -> Vec<(&'a TargetLabels, &'a Task)> {
+    let mut used = 0u64;
+    let mut kept = Vec::new();
+    for (target, task) in tasks {
+        used = used.saturating_add(series_of(task));
+        if used > budget {
+            break;
+        }
+        kept.push((target, task));
+    }
+    kept
+}
+
 /// One target's long-lived series, read from the process-wide families without creating any:
 /// the families cannot be filtered, but the target's label sets are known (its outcomes, and
 /// the (instance, task type) pairs it has finished counters for).
@@ -347,6 +410,7 @@ struct TargetSeries {
     skipped_entries: Family<TargetLabels, prometheus_client::metrics::counter::Counter>,
     sweep_wait_timeouts: Family<TargetLabels, prometheus_client::metrics::counter::Counter>,
     rate_limit_wait: Family<TargetLabels, super::FloatCounter>,
+    series_dropped: Family<TargetLabels, prometheus_client::metrics::counter::Counter>,
 }
 
 impl std::fmt::Debug for TargetSeries {
@@ -436,6 +500,7 @@ impl Collector for TargetSeries {
             &self.sweep_wait_timeouts,
             one(),
         )?;
-        encode_existing(&mut encoder, RATE_LIMIT_WAIT, &self.rate_limit_wait, one())
+        encode_existing(&mut encoder, RATE_LIMIT_WAIT, &self.rate_limit_wait, one())?;
+        encode_existing(&mut encoder, SERIES_DROPPED, &self.series_dropped, one())
     }
 }

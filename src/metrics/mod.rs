@@ -44,6 +44,28 @@ impl MetricConstructor<Histogram> for Buckets {
 type FloatCounter = Counter<f64, AtomicU64>;
 type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// The limits on the series a scrape shows (the config's `global.series`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Per-task series (progress and start time of unfinished tasks) per target...
+    pub per_target: u64,
+    /// ...and over all targets. The most recently started tasks are left out first: they are
+    /// the least telling (no stuck or stalled alert can be about them yet).
+    pub total: u64,
+    /// Whether `cloud_task_tasks` shows the statuses with no task (at 0).
+    pub zero_statuses: bool,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            per_target: u64::MAX,
+            total: u64::MAX,
+            zero_statuses: true,
+        }
+    }
+}
+
 /// The metrics that live as long as the process.
 pub struct Metrics {
     finished: Family<StatusLabels, Counter>,
@@ -59,6 +81,10 @@ pub struct Metrics {
     credentials_refreshes: Family<AccountOutcomeLabels, Counter>,
     /// This exporter's shard (`--shard`, `--total-shards`).
     shard: (Gauge, Gauge),
+    /// The limits on the series a scrape shows (`global.series`).
+    budget: RwLock<Budget>,
+    /// Per-task series left out of scrapes by the budget, per target.
+    series_dropped: Family<TargetLabels, Counter>,
     /// Each target's instances and their task types that have finished counters, with when
     /// they last had a task in the window: the counters go once they have had none for a
     /// lookback, or with the target when a reload removes it.
@@ -229,6 +255,8 @@ impl Metrics {
             reload_timestamp: FloatGauge::default(),
             credentials_refreshes: Family::default(),
             shard: (Gauge::default(), Gauge::default()),
+            budget: RwLock::new(Budget::default()),
+            series_dropped: Family::default(),
             seen: Mutex::default(),
             registered: Mutex::default(),
             deferred: Mutex::default(),
@@ -273,6 +301,7 @@ impl Metrics {
         drop(self.sweep_wait_timeouts.get_or_create(target));
         drop(self.rate_limit_wait.get_or_create(target));
         drop(self.api_request_duration.get_or_create(target));
+        drop(self.series_dropped.get_or_create(target));
     }
 
     /// [`Metrics::task_seen`], telling whether the counters were created just now.
@@ -390,6 +419,7 @@ impl Metrics {
         self.sweep_wait_timeouts.remove(target);
         self.rate_limit_wait.remove(target);
         self.api_request_duration.remove(target);
+        self.series_dropped.remove(target);
         self.deferred
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -423,6 +453,15 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// Puts a config's series budget in force.
+    pub fn set_budget(&self, budget: Budget) {
+        *self.budget.write().unwrap_or_else(|p| p.into_inner()) = budget;
+    }
+
+    fn budget(&self) -> Budget {
+        *self.budget.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Shows which shard of how many this exporter serves.
@@ -613,6 +652,121 @@ impl Observer for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sweep::{Snapshot, SweepReport};
+    use std::collections::BTreeMap;
+
+    /// A report of `target` whose window holds unfinished tasks started `ages` minutes ago,
+    /// every other one with a progress, and one finished (instance, type) pair.
+    fn report(ages: &[i64]) -> Arc<SweepReport> {
+        let now = Utc::now();
+        let unfinished: Vec<Task> = ages
+            .iter()
+            .enumerate()
+            .map(|(n, age)| Task {
+                id: format!("t{age}"),
+                task_type: "Backup".into(),
+                instance_id: "i1".into(),
+                instance_name: None,
+                status: TaskStatus::Running,
+                progress: n.is_multiple_of(2).then_some(0.5),
+                start_time: now - chrono::Duration::minutes(*age),
+                end_time: None,
+                message: None,
+            })
+            .collect();
+        let mut counts = BTreeMap::new();
+        let mut running = [0u64; TaskStatus::ALL.len()];
+        running[1] = ages.len() as u64;
+        counts.insert(("i1".to_owned(), "Backup".to_owned()), running);
+        Arc::new(SweepReport {
+            result: Ok(Snapshot {
+                counts,
+                total: ages.len(),
+                unfinished,
+            }),
+            started_at: now,
+            duration: std::time::Duration::from_millis(1),
+            last_success: Some(now),
+        })
+    }
+
+    fn id(account: &str) -> TargetId {
+        TargetId {
+            account: account.into(),
+            kind: "tencent_postgres",
+            region: "ap-guangzhou".into(),
+        }
+    }
+
+    fn lines<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .collect()
+    }
+
+    #[test]
+    fn the_series_budget_leaves_out_the_newest_tasks_first_and_counts_them() {
+        let metrics = Metrics::new(&[60.0], true);
+        let (a, b) = (id("a"), id("b"));
+        metrics.register_target(&a);
+        metrics.register_target(&b);
+        // Oldest first: a's tasks cost 2, 1, 2, 1 series; b's 2, 1.
+        let reports = vec![
+            (a.clone(), report(&[50, 40, 30, 20])),
+            (b.clone(), report(&[45, 5])),
+        ];
+        metrics.set_budget(Budget {
+            per_target: 4,
+            total: 6,
+            zero_statuses: true,
+        });
+        let text = metrics.encode(&reports, &[]);
+        let started: Vec<&str> = lines(&text, "cloud_task_start_timestamp_seconds");
+        let shown: Vec<&str> = started
+            .iter()
+            .map(|l| {
+                l.split("task_id=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        // a's share (4 series) holds t50 and t40 (3), not t30 (2 more); then the total (6)
+        // takes by age over both: t50 (2), b's t45 (2), t40 (1): 5, and b's t5 (1): 6.
+        let mut sorted = shown.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, ["t40", "t45", "t5", "t50"], "{text}");
+        let dropped = |account: &str| {
+            text.lines()
+                .find(|l| {
+                    l.starts_with("cloud_task_series_dropped_total{")
+                        && l.contains(&format!("account=\"{account}\""))
+                })
+                .and_then(|l| l.rsplit(' ').next())
+                .unwrap()
+                .to_owned()
+        };
+        // a: t30 (2) and t20 (1) left out; b: nothing.
+        assert_eq!(dropped("a"), "3");
+        assert_eq!(dropped("b"), "0");
+        // The counts of every status are still there, zeros included.
+        assert_eq!(
+            lines(&text, "cloud_task_tasks").len(),
+            2 * TaskStatus::ALL.len()
+        );
+
+        metrics.set_budget(Budget {
+            zero_statuses: false,
+            ..Budget::default()
+        });
+        let text = metrics.encode(&reports, &[]);
+        let tasks = lines(&text, "cloud_task_tasks");
+        assert_eq!(tasks.len(), 2, "{tasks:?}");
+        assert!(tasks.iter().all(|l| l.contains("status=\"running\"")));
+        assert_eq!(lines(&text, "cloud_task_start_timestamp_seconds").len(), 6);
+    }
 
     #[test]
     fn a_new_histogram_layout_restarts_the_durations_only() {
