@@ -280,7 +280,8 @@ async fn alibaba(
     role_name: Option<&str>,
 ) -> Result<(Keys, DateTime<Utc>), ApiError> {
     const ROLES: &str = "/latest/meta-data/ram/security-credentials/";
-    // alibabacloud-credentials falls back to asking without a token on any failure.
+    // alibabacloud-credentials falls back to asking without a token when getting one fails;
+    // a token it gets but cannot use (empty, or absurdly long) is an error here.
     let token = metadata
         .session_token(
             "/latest/api/token",

@@ -13,6 +13,7 @@ pub mod environment;
 pub mod instance_role;
 pub mod sts;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -186,8 +187,10 @@ pub struct Issued {
 /// How long before expiry each cloud's SDK refreshes instance-role credentials (see
 /// `docs/sources/credentials.md`): tencentcloud-sdk-python `CVMRoleCredential` with 300 s
 /// left, huaweicloudsdkcore `MetadataCredentialProvider` with 2400 s left, and
-/// alibabacloud-credentials `EcsRamRoleCredentialProvider` 15 minutes before. A refresh
-/// starts then, or halfway through a lifetime shorter than twice that.
+/// alibabacloud-credentials `EcsRamRoleCredentialProvider` 15 minutes before. The same margin
+/// serves the cloud's STS credentials (assumed roles, web identity), whose SDK providers
+/// refresh by a share of the lifetime instead. A refresh starts then, or halfway through a
+/// lifetime shorter than twice that.
 pub fn refresh_margin(cloud: Cloud) -> Duration {
     match cloud {
         Cloud::Tencent => Duration::from_secs(300),
@@ -273,7 +276,9 @@ pub struct AccountCredentials {
     observer: Arc<dyn Observer>,
     refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Whether the expiry of the credentials has been logged, so it is logged once.
-    expiry_logged: Mutex<bool>,
+    expiry_logged: AtomicBool,
+    /// Whether the refresher has been started (the fast path of [`AccountCredentials::start`]).
+    started: AtomicBool,
 }
 
 impl AccountCredentials {
@@ -311,7 +316,8 @@ impl AccountCredentials {
             client,
             observer: observer as Arc<dyn Observer>,
             refresher: Mutex::new(None),
-            expiry_logged: Mutex::new(false),
+            expiry_logged: AtomicBool::new(false),
+            started: AtomicBool::new(false),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             this.start();
@@ -345,7 +351,7 @@ impl AccountCredentials {
 
     /// Starts the background refresh, once; static credentials have none.
     fn start(self: &Arc<Self>) {
-        if !self.origin.is_temporary() {
+        if !self.origin.is_temporary() || self.started.load(Ordering::Acquire) {
             return;
         }
         let mut refresher = self.refresher.lock().unwrap_or_else(|p| p.into_inner());
@@ -360,16 +366,14 @@ impl AccountCredentials {
                 sender: self.sender.clone(),
             };
             *refresher = Some(tokio::spawn(task.run()));
+            self.started.store(true, Ordering::Release);
         }
     }
 
     /// Credentials valid now, waiting (until `deadline`) only for a first fetch still in
     /// flight. Expired or never issued credentials are an `auth_error` naming the account and
     /// the source.
-    pub async fn current(
-        self: &Arc<Self>,
-        deadline: Instant,
-    ) -> Result<Arc<Credentials>, ApiError> {
+    pub async fn current(self: &Arc<Self>, deadline: Instant) -> Result<Arc<Issued>, ApiError> {
         self.start();
         let mut state = self.state.clone();
         let snapshot = match tokio::time::timeout_at(deadline, state.wait_for(|s| s.settled)).await
@@ -380,8 +384,8 @@ impl AccountCredentials {
         };
         match &snapshot.issued {
             Some(issued) if issued.expires_at.is_none_or(|at| at > Utc::now()) => {
-                *self.expiry_logged.lock().unwrap_or_else(|p| p.into_inner()) = false;
-                Ok(Arc::new(issued.credentials.clone()))
+                self.expiry_logged.store(false, Ordering::Relaxed);
+                Ok(issued.clone())
             }
             issued => {
                 let why = snapshot
@@ -401,9 +405,7 @@ impl AccountCredentials {
                         self.origin.describe()
                     ),
                 };
-                let mut logged = self.expiry_logged.lock().unwrap_or_else(|p| p.into_inner());
-                if !*logged {
-                    *logged = true;
+                if !self.expiry_logged.swap(true, Ordering::Relaxed) {
                     tracing::error!(account = %self.account, source = %self.origin.describe(), "{message}");
                 }
                 Err(ApiError::Credentials(message))

@@ -264,8 +264,8 @@ impl Target {
         limit: u32,
         deadline: Instant,
     ) -> Result<Page, ApiError> {
-        let credentials = match self.credentials.current(deadline).await {
-            Ok(credentials) => credentials,
+        let issued = match self.credentials.current(deadline).await {
+            Ok(issued) => issued,
             Err(error) => {
                 // Counted, so that `outcome="auth_error"` says why the target is down.
                 self.observer.api_request(&self.id, error.outcome(), 0.0);
@@ -276,7 +276,7 @@ impl Target {
         let request = self.provider.build_request(&PageQuery {
             region: &self.id.region,
             endpoint: &self.endpoint,
-            credentials: &credentials,
+            credentials: &issued.credentials,
             window,
             offset,
             limit,
