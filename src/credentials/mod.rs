@@ -291,7 +291,7 @@ impl AccountCredentials {
         origin: Origin,
         credentials: Credentials,
         client: reqwest::Client,
-        observer: Arc<dyn crate::sweep::Observer>,
+        observer: Arc<dyn Observer>,
     ) -> Arc<Self> {
         let initial = if origin.is_temporary() {
             State::default()
@@ -314,7 +314,7 @@ impl AccountCredentials {
             sender: Arc::new(sender),
             base: credentials,
             client,
-            observer: observer as Arc<dyn Observer>,
+            observer,
             refresher: Mutex::new(None),
             expiry_logged: AtomicBool::new(false),
             started: AtomicBool::new(false),

@@ -158,7 +158,7 @@ impl Engine {
                     account.source.clone(),
                     account.credentials.clone(),
                     client.clone(),
-                    observer.clone(),
+                    observer.clone() as Arc<dyn crate::credentials::Observer>,
                 ),
             };
             accounts.push(credentials.clone());
