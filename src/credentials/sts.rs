@@ -151,37 +151,17 @@ async fn tencent_call(
     )?;
     let answer = send(client, request).await?;
     let (response, request_id) = tencent::parse_envelope(&answer.as_response())?;
-    let missing = |name: &str| {
-        ApiError::bad_response(
-            format!("{action} answered without {name}"),
-            request_id.clone(),
-        )
-    };
-    let credentials = response
-        .get("Credentials")
-        .ok_or_else(|| missing("Credentials"))?;
-    let text = |name: &str| {
-        credentials
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| missing(name))
+    let answer = Answer {
+        action,
+        body: &response,
+        request_id,
     };
     let expires_at = response
         .get("ExpiredTime")
         .and_then(Value::as_i64)
         .and_then(|secs| DateTime::from_timestamp(secs, 0))
-        .ok_or_else(|| missing("ExpiredTime"))?;
-    let expires_at = plausible(expires_at, action)?;
-    Ok(Issued {
-        credentials: base.with_keys(Keys {
-            id: text("TmpSecretId")?,
-            secret: Secret::new(text("TmpSecretKey")?),
-            token: Some(Secret::new(text("Token")?)),
-        }),
-        expires_at: Some(expires_at),
-    })
+        .ok_or_else(|| answer.missing("ExpiredTime"))?;
+    answer.issued(["TmpSecretId", "TmpSecretKey", "Token"], expires_at, base)
 }
 
 /// Credentials of `role`, assumed with `caller`'s (Alibaba).
@@ -210,37 +190,67 @@ pub async fn alibaba_assume_role(
     )?;
     let answer = send(client, request).await?;
     let body = alibaba::parse_json(&answer.as_response())?;
-    let request_id = body
-        .get("RequestId")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let missing = |name: &str| {
-        ApiError::bad_response(
-            format!("AssumeRole answered without {name}"),
-            request_id.clone(),
-        )
+    let answer = Answer {
+        action: "AssumeRole",
+        request_id: body
+            .get("RequestId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        body: &body,
     };
-    let credentials = body
-        .get("Credentials")
-        .ok_or_else(|| missing("Credentials"))?;
-    let text = |name: &str| {
-        credentials
-            .get(name)
+    let expiration = answer.credential("Expiration")?;
+    let expires_at = DateTime::parse_from_rfc3339(&expiration)
+        .map_err(|_| answer.missing("a readable Expiration"))?
+        .with_timezone(&Utc);
+    answer.issued(
+        ["AccessKeyId", "AccessKeySecret", "SecurityToken"],
+        expires_at,
+        base,
+    )
+}
+
+/// An STS answer that should hold credentials under `Credentials`.
+struct Answer<'a> {
+    action: &'a str,
+    body: &'a Value,
+    request_id: Option<String>,
+}
+
+impl Answer<'_> {
+    fn missing(&self, name: &str) -> ApiError {
+        ApiError::bad_response(
+            format!("{} answered without {name}", self.action),
+            self.request_id.clone(),
+        )
+    }
+
+    /// A text field of `Credentials`, not empty.
+    fn credential(&self, name: &str) -> Result<String, ApiError> {
+        self.body
+            .get("Credentials")
+            .and_then(|c| c.get(name))
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
-            .ok_or_else(|| missing(name))
-    };
-    let expires_at = DateTime::parse_from_rfc3339(&text("Expiration")?)
-        .map_err(|_| missing("a readable Expiration"))?
-        .with_timezone(&Utc);
-    let expires_at = plausible(expires_at, "AssumeRole")?;
-    Ok(Issued {
-        credentials: base.with_keys(Keys {
-            id: text("AccessKeyId")?,
-            secret: Secret::new(text("AccessKeySecret")?),
-            token: Some(Secret::new(text("SecurityToken")?)),
-        }),
-        expires_at: Some(expires_at),
-    })
+            .ok_or_else(|| self.missing(name))
+    }
+
+    /// The credentials named `[id, secret, token]`, expiring at `expires_at` (if plausible),
+    /// completing `base`.
+    fn issued(
+        &self,
+        [id, secret, token]: [&str; 3],
+        expires_at: DateTime<Utc>,
+        base: &Credentials,
+    ) -> Result<Issued, ApiError> {
+        let expires_at = plausible(expires_at, self.action)?;
+        Ok(Issued {
+            credentials: base.with_keys(Keys {
+                id: self.credential(id)?,
+                secret: Secret::new(self.credential(secret)?),
+                token: Some(Secret::new(self.credential(token)?)),
+            }),
+            expires_at: Some(expires_at),
+        })
+    }
 }

@@ -167,6 +167,17 @@ impl HuaweiApi {
     }
 }
 
+/// The status vocabulary most Huawei database task lists document (RDS, GaussDB for openGauss,
+/// DDS): `Running`, `Completed`, `Failed`; anything else is `unknown`.
+pub fn status(raw: &str) -> TaskStatus {
+    match raw {
+        "Running" => TaskStatus::Running,
+        "Completed" => TaskStatus::Succeeded,
+        "Failed" => TaskStatus::Failed,
+        _ => TaskStatus::Unknown,
+    }
+}
+
 /// The account's project for `region`: its `project_ids` entry, else `project_id`.
 pub fn project_id<'a>(credentials: &'a Credentials, region: &str) -> Result<&'a str, ApiError> {
     let Credentials::Huawei {

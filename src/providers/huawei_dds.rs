@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use super::PageQuery;
 use super::huawei::{self, Fields, HuaweiApi};
-use crate::task::TaskStatus;
 
 /// The longest span between `start_time` and `end_time` the API accepts, and how far back it
 /// keeps tasks.
@@ -50,7 +49,7 @@ pub static PROVIDER: HuaweiApi = HuaweiApi {
         created: "created_at",
         ended: "ended_at",
     },
-    status,
+    status: huawei::status,
 };
 
 /// The window in UTC (both ends always: the API requires them), `offset` in records, `limit`.
@@ -63,21 +62,13 @@ fn query(query: &PageQuery) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn status(raw: &str) -> TaskStatus {
-    match raw {
-        "Running" => TaskStatus::Running,
-        "Completed" => TaskStatus::Succeeded,
-        "Failed" => TaskStatus::Failed,
-        _ => TaskStatus::Unknown,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::providers::testing::{answer, fixture, utc};
     use crate::providers::{Outcome, Provider};
     use crate::task::Task;
+    use crate::task::TaskStatus;
 
     #[test]
     fn the_api_explorer_example() {

@@ -23,8 +23,7 @@
 use std::time::Duration;
 
 use super::PageQuery;
-use super::huawei::{Fields, HuaweiApi};
-use crate::task::TaskStatus;
+use super::huawei::{self, Fields, HuaweiApi};
 
 pub static PROVIDER: HuaweiApi = HuaweiApi {
     kind: "huawei_gaussdb",
@@ -55,7 +54,7 @@ pub static PROVIDER: HuaweiApi = HuaweiApi {
         created: "created_at",
         ended: "ended_at",
     },
-    status,
+    status: huawei::status,
 };
 
 /// `offset` in records, `limit`, and the window in UTC milliseconds.
@@ -71,21 +70,13 @@ fn query(query: &PageQuery) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn status(raw: &str) -> TaskStatus {
-    match raw {
-        "Running" => TaskStatus::Running,
-        "Completed" => TaskStatus::Succeeded,
-        "Failed" => TaskStatus::Failed,
-        _ => TaskStatus::Unknown,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::providers::testing::{answer, fixture, utc};
     use crate::providers::{Outcome, Provider};
     use crate::task::Task;
+    use crate::task::TaskStatus;
     use serde_json::json;
 
     #[test]

@@ -6,8 +6,7 @@
 //! finished; `fail_reason` becomes the task message.
 
 use super::PageQuery;
-use super::huawei::{Fields, HuaweiApi};
-use crate::task::TaskStatus;
+use super::huawei::{self, Fields, HuaweiApi};
 
 /// The provider: everything above the query and the page format is Huawei's shared `impl`.
 pub static PROVIDER: HuaweiApi = HuaweiApi {
@@ -30,7 +29,7 @@ pub static PROVIDER: HuaweiApi = HuaweiApi {
         created: "create_time",
         ended: "end_time",
     },
-    status,
+    status: huawei::status,
 };
 
 /// `offset`, `limit` and the window in UTC milliseconds (`start_time` and `end_time` always
@@ -47,15 +46,6 @@ pub fn query(query: &PageQuery) -> Vec<(&'static str, String)> {
     ]
 }
 
-pub fn status(raw: &str) -> TaskStatus {
-    match raw {
-        "Running" => TaskStatus::Running,
-        "Completed" => TaskStatus::Succeeded,
-        "Failed" => TaskStatus::Failed,
-        _ => TaskStatus::Unknown,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +55,7 @@ mod tests {
     use crate::providers::{ApiResponse, Outcome, Provider, TimeWindow};
     use crate::secret::Secret;
     use crate::task::Task;
+    use crate::task::TaskStatus;
     use serde_json::Value;
     use serde_json::json;
 
