@@ -9,12 +9,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::Utc;
-use cloud_task_exporter::config::Config;
-use cloud_task_exporter::exporter::{ConfigSource, Exporter};
-use cloud_task_exporter::server;
 use cloud_task_exporter::sweep::Shard;
 use cloud_task_simulator::{SimAccount, SimOutcome, SimTask, Simulator};
-use common::{Sample, parse, scrape};
+use common::{Sample, parse, scrape, start_exporter_sharded};
 
 const REGIONS: [&str; 6] = [
     "ap-guangzhou",
@@ -67,26 +64,6 @@ accounts:
     )
 }
 
-async fn start(yaml: &str, shard: Shard) -> std::net::SocketAddr {
-    let config = Config::parse(yaml).unwrap();
-    let source = ConfigSource::Fixed {
-        config,
-        description: "test".into(),
-    };
-    let exporter = Exporter::start(source, None, "/metrics".into(), shard).unwrap();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(server::serve(
-        listener,
-        std::sync::Arc::new(exporter),
-        server::Limits::default(),
-        std::future::pending(),
-    ));
-    addr
-}
-
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let response = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
@@ -115,7 +92,7 @@ fn series_of(exposition: &str, target: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_probe_answers_one_target_from_the_engine_metrics_uses() {
     let (sim, addr) = simulator().await;
-    let exporter = start(&config(addr), Shard::ALL).await;
+    let exporter = start_exporter_sharded(&config(addr), Shard::ALL).await;
     let target = "team/a/tencent_postgres/ap-shanghai";
     let (status, probe) = get(
         exporter,
@@ -177,7 +154,7 @@ async fn a_probe_answers_one_target_from_the_engine_metrics_uses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_malformed_targets_are_400s_naming_them() {
     let (sim, addr) = simulator().await;
-    let exporter = start(&config(addr), Shard::ALL).await;
+    let exporter = start_exporter_sharded(&config(addr), Shard::ALL).await;
     for (query, says) in [
         ("", "give exactly one target"),
         ("?target=a&target=b", "give exactly one target"),
@@ -206,7 +183,7 @@ async fn unknown_and_malformed_targets_are_400s_naming_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_discovery_lists_every_target_to_probe() {
     let (_sim, addr) = simulator().await;
-    let exporter = start(&config(addr), Shard::ALL).await;
+    let exporter = start_exporter_sharded(&config(addr), Shard::ALL).await;
     let (status, body) = get(exporter, "/sd").await;
     assert_eq!(status, 200);
     let groups: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -231,8 +208,8 @@ async fn shards_split_the_targets_and_say_so() {
     let (sim, addr) = simulator().await;
     let yaml = config(addr);
     let shards = [
-        start(&yaml, Shard::new(0, 2).unwrap()).await,
-        start(&yaml, Shard::new(1, 2).unwrap()).await,
+        start_exporter_sharded(&yaml, Shard::new(0, 2).unwrap()).await,
+        start_exporter_sharded(&yaml, Shard::new(1, 2).unwrap()).await,
     ];
     let mut seen = BTreeSet::new();
     for (ordinal, exporter) in shards.iter().enumerate() {

@@ -5,19 +5,16 @@
 //!
 //! Needs `prometheus` on the PATH: skipped without it, except under `CI=true`, where it fails.
 
+mod common;
 mod monitoring;
 
-use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use cloud_task_exporter::config::Config;
-use cloud_task_exporter::exporter::{ConfigSource, Exporter};
-use cloud_task_exporter::server;
 use cloud_task_exporter::sweep::Shard;
 use cloud_task_simulator::{SimAccount, SimOutcome, SimTask, Simulator};
+use common::start_exporter_sharded;
 use monitoring::prometheus::{Api, Processes, free_port};
 
 const REGIONS: [&str; 8] = [
@@ -35,25 +32,6 @@ const BUDGET: Duration = Duration::from_secs(60);
 /// does: the targets' series come from `/probe`.
 const SELF_METRICS: &str =
     "cloud_task_exporter_.*|cloud_task_config_.*|cloud_task_credentials_.*|process_.*";
-
-async fn start_shard(yaml: &str, shard: Shard) -> SocketAddr {
-    let source = ConfigSource::Fixed {
-        config: Config::parse(yaml).unwrap(),
-        description: "test".into(),
-    };
-    let exporter = Exporter::start(source, None, "/metrics".into(), shard).unwrap();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(server::serve(
-        listener,
-        Arc::new(exporter),
-        server::Limits::default(),
-        std::future::pending(),
-    ));
-    addr
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shards_behind_http_service_discovery() {
@@ -86,8 +64,8 @@ async fn two_shards_behind_http_service_discovery() {
         REGIONS.join(", ")
     );
     let shards = [
-        start_shard(&yaml, Shard::new(0, 2).unwrap()).await,
-        start_shard(&yaml, Shard::new(1, 2).unwrap()).await,
+        start_exporter_sharded(&yaml, Shard::new(0, 2).unwrap()).await,
+        start_exporter_sharded(&yaml, Shard::new(1, 2).unwrap()).await,
     ];
 
     let dir = tempfile::tempdir().unwrap();

@@ -20,12 +20,21 @@ pub async fn start_exporter(yaml: &str) -> SocketAddr {
 
 /// [`start_exporter`] with the server's limits set.
 pub async fn start_exporter_with(yaml: &str, limits: server::Limits) -> SocketAddr {
+    start_exporter_in(yaml, limits, Shard::ALL).await
+}
+
+/// [`start_exporter`] serving one shard of the targets.
+pub async fn start_exporter_sharded(yaml: &str, shard: Shard) -> SocketAddr {
+    start_exporter_in(yaml, server::Limits::default(), shard).await
+}
+
+async fn start_exporter_in(yaml: &str, limits: server::Limits, shard: Shard) -> SocketAddr {
     let config = Config::parse(yaml).unwrap_or_else(|e| panic!("test config: {e}\n{yaml}"));
     let source = ConfigSource::Fixed {
         config,
         description: "test".into(),
     };
-    let exporter = Exporter::start(source, None, "/metrics".into(), Shard::ALL).expect("engine");
+    let exporter = Exporter::start(source, None, "/metrics".into(), shard).expect("engine");
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();
