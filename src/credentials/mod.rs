@@ -58,14 +58,6 @@ pub struct Origin {
 }
 
 impl Origin {
-    pub fn of(source: Source) -> Self {
-        Origin {
-            source,
-            assume_role: None,
-            sts_endpoint: None,
-        }
-    }
-
     /// Whether the credentials come and go: only those are fetched and refreshed.
     pub fn is_temporary(&self) -> bool {
         self.source.is_temporary() || self.assume_role.is_some()
