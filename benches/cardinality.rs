@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Utc;
-use cloud_task_exporter::metrics::{Budget, Metrics, to_text_format};
-use cloud_task_exporter::sweep::{Snapshot, SweepReport, TargetId};
+use cloud_task_exporter::metrics::{Budget, Format, Metrics};
+use cloud_task_exporter::sweep::{Snapshot, SweepReport, TargetId, TaskRecord};
 use cloud_task_exporter::task::{Task, TaskStatus};
 
 const INSTANCES: usize = 1_000;
@@ -27,7 +27,7 @@ fn report() -> Arc<SweepReport> {
             by_status[3] = 3; // succeeded
             if (instance * TASK_TYPES + task_type).is_multiple_of(10) {
                 by_status[1] = 1; // running
-                unfinished.push(Task {
+                unfinished.push(TaskRecord::from(Task {
                     id: format!("task-{instance}-{task_type}"),
                     task_type: format!("TaskType{task_type}"),
                     instance_id: format!("instance-{instance:04}"),
@@ -37,18 +37,18 @@ fn report() -> Arc<SweepReport> {
                     start_time: now - chrono::Duration::seconds((instance * 7 + task_type) as i64),
                     end_time: None,
                     message: None,
-                });
+                }));
             }
             counts.insert(
                 (
-                    format!("instance-{instance:04}"),
-                    format!("TaskType{task_type}"),
+                    format!("instance-{instance:04}").into(),
+                    format!("TaskType{task_type}").into(),
                 ),
                 by_status,
             );
         }
     }
-    unfinished.sort_by_key(|t| t.start_time);
+    unfinished.sort_by_key(|t| t.start_time());
     Arc::new(SweepReport {
         result: Ok(Snapshot {
             total: counts.len() * 3 + unfinished.len(),
@@ -93,7 +93,7 @@ fn main() {
         metrics.set_budget(budget);
         let reports = vec![(target.clone(), report.clone())];
         let started = std::time::Instant::now();
-        let text = to_text_format(&metrics.encode(&reports, &[]));
+        let text = metrics.encode(&reports, &[], Format::Text);
         let took = started.elapsed();
         let series = text
             .lines()

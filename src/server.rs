@@ -252,13 +252,25 @@ async fn handle<B>(exporter: &Arc<Exporter>, req: Request<B>) -> Response<Full<B
         let now = tokio::time::Instant::now();
         now.checked_add(budget).unwrap_or(now)
     };
-    let accept = req.headers().get("accept").and_then(|v| v.to_str().ok());
+    let format =
+        metrics::Format::negotiate(req.headers().get("accept").and_then(|v| v.to_str().ok()));
     if path == exporter.telemetry_path {
         let reports = generation.engine.collect(deadline()).await;
-        let openmetrics = exporter
-            .metrics()
-            .encode(&reports, &generation.engine.credential_expiries());
-        return exposition(openmetrics, accept);
+        let expiries = generation.engine.credential_expiries();
+        // Tens of milliseconds of CPU at a million tasks: off the async workers, so that
+        // other requests (health checks, probes) are not held up meanwhile.
+        let encoder = exporter.clone();
+        let encoded = tokio::task::spawn_blocking(move || {
+            encoder.metrics().encode(&reports, &expiries, format)
+        })
+        .await;
+        return match encoded {
+            Ok(body) => exposition(body, format),
+            Err(error) => plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Encoding the exposition failed: {error}\n"),
+            ),
+        };
     }
     if path == "/probe" {
         let target = match probe_target(&generation.engine, req.uri().query()) {
@@ -267,8 +279,10 @@ async fn handle<B>(exporter: &Arc<Exporter>, req: Request<B>) -> Response<Full<B
         };
         let report = target.report(deadline()).await;
         return exposition(
-            exporter.metrics().encode_target(&target.id, &report),
-            accept,
+            exporter
+                .metrics()
+                .encode_target(&target.id, &report, format),
+            format,
         );
     }
     match path {
@@ -375,16 +389,9 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     plain(status, body.to_owned())
 }
 
-/// An exposition as the scraper asked for it: OpenMetrics, or else the classic text format.
-fn exposition(openmetrics: String, accept: Option<&str>) -> Response<Full<Bytes>> {
-    let (body, content_type) = if metrics::accepts_openmetrics(accept) {
-        (openmetrics, metrics::OPENMETRICS_CONTENT_TYPE)
-    } else {
-        (
-            metrics::to_text_format(&openmetrics),
-            metrics::TEXT_CONTENT_TYPE,
-        )
-    };
+/// An exposition in the format the scraper asked for.
+fn exposition(body: String, format: metrics::Format) -> Response<Full<Bytes>> {
+    let content_type = format.content_type();
     let mut response = Response::new(Full::new(Bytes::from(body)));
     response
         .headers_mut()

@@ -3,6 +3,7 @@
 //! encoding, and the classic text format for scrapers that do not ask for OpenMetrics.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use prometheus_client::collector::Collector;
@@ -13,15 +14,14 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::labels::{
-    AccountLabels, BuildLabels, DurationLabels, OutcomeLabels, StatusLabels, TargetLabels,
-    TaskIdLabels,
-};
-use super::{Buckets, FloatGauge, Metrics};
+use super::labels::{AccountLabels, BuildLabels, DurationLabels, OutcomeLabels, TargetLabels};
+use super::writer::{Format, Kind, Labels, Value, Writer};
+use super::{Buckets, FINISHED_STATUSES, FloatGauge, Metrics};
 use crate::process::ProcessCollector;
 use crate::providers::Outcome;
-use crate::sweep::{SweepReport, TargetId};
-use crate::task::{Task, TaskStatus};
+use crate::sweep::TaskRecord;
+use crate::sweep::{Snapshot, SweepReport, TargetId};
+use crate::task::TaskStatus;
 
 /// The content type of what [`Metrics::encode`] writes.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -78,6 +78,32 @@ pub fn to_text_format(openmetrics: &str) -> String {
     out
 }
 
+/// `"cloud_task_tasks"` and its help.
+const TASKS: (&str, &str) = (
+    "cloud_task_tasks",
+    "Tasks that started within the lookback window, by normalised status",
+);
+/// `"cloud_task_progress_ratio"` and its help.
+const PROGRESS: (&str, &str) = (
+    "cloud_task_progress_ratio",
+    "Progress (0 to 1) of each task that has not finished",
+);
+/// `"cloud_task_start_timestamp_seconds"` and its help.
+const START: (&str, &str) = (
+    "cloud_task_start_timestamp_seconds",
+    "Start time of each task that has not finished",
+);
+/// The `status` label of each [`TaskStatus::ALL`], as written after the other labels.
+const STATUS_LABELS: [&str; TaskStatus::ALL.len()] = [
+    "status=\"pending\"",
+    "status=\"running\"",
+    "status=\"paused\"",
+    "status=\"succeeded\"",
+    "status=\"failed\"",
+    "status=\"cancelled\"",
+    "status=\"unknown\"",
+];
+
 /// `"cloud_task_finished"` and its help.
 const FINISHED: (&str, &str) = (
     "cloud_task_finished",
@@ -129,11 +155,14 @@ impl Metrics {
         &self,
         reports: &[(TargetId, Arc<SweepReport>)],
         expiries: &[(String, DateTime<Utc>)],
+        format: Format,
     ) -> String {
         self.release_deferred(None);
+        // Sized as the last one was: an exposition of tens of MiB is not built by doubling.
+        let mut out = String::with_capacity(self.last_size.load(Ordering::Relaxed));
+        self.write_task_families(&mut out, format, reports);
+        self.write_finished(&mut out, format, None);
         let mut registry = Registry::default();
-        self.register_task_gauges(&mut registry, reports);
-        registry.register(FINISHED.0, FINISHED.1, self.finished.clone());
         registry.register(DURATIONS.0, DURATIONS.1, self.durations().0);
         register_target_gauges(&mut registry, reports);
         registry.register(API_REQUESTS.0, API_REQUESTS.1, self.api_requests.clone());
@@ -214,27 +243,33 @@ impl Metrics {
             self.shard.1.clone(),
         );
         registry.register_collector(Box::new(ProcessCollector));
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        append(&mut out, &registry, format);
+        self.last_size
+            .store(out.len() + out.len() / 8, Ordering::Relaxed);
         out
     }
 
     /// The exposition of one target (`/probe`): its task series and its own self-metrics, no
     /// other target's and nothing global. Costs what the target's series cost, whatever the
     /// number of other targets.
-    pub fn encode_target(&self, target: &TargetId, report: &Arc<SweepReport>) -> String {
+    pub fn encode_target(
+        &self,
+        target: &TargetId,
+        report: &Arc<SweepReport>,
+        format: Format,
+    ) -> String {
         let labels = TargetLabels::from(target);
         self.release_deferred(Some(&labels));
-        let mut registry = Registry::default();
+        let mut out = String::new();
         let reports = [(target.clone(), report.clone())];
-        self.register_task_gauges(&mut registry, &reports);
+        self.write_task_families(&mut out, format, &reports);
+        self.write_finished(&mut out, format, Some(&labels));
+        let mut registry = Registry::default();
         register_target_gauges(&mut registry, &reports);
         let (durations, instance_id) = self.durations();
         registry.register_collector(Box::new(TargetSeries {
             pairs: self.seen_pairs(&labels),
             target: labels,
-            finished: self.finished.clone(),
             durations,
             instance_id_on_durations: instance_id,
             api_requests: self.api_requests.clone(),
@@ -245,96 +280,140 @@ impl Metrics {
             rate_limit_wait: self.rate_limit_wait.clone(),
             series_dropped: self.series_dropped.clone(),
         }));
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        append(&mut out, &registry, format);
         out
     }
 
-    fn register_task_gauges(
+    /// `cloud_task_finished_total` of every target, or of `only`.
+    fn write_finished(&self, out: &mut String, format: Format, only: Option<&TargetLabels>) {
+        let mut writer = Writer::new(out, format);
+        writer.family(FINISHED.0, FINISHED.1, Kind::Counter);
+        let name = format!("{}_total", FINISHED.0);
+        let statuses = FINISHED_STATUSES.map(|s| format!("status=\"{}\"", s.as_str()));
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let targets: Vec<_> = match only {
+            Some(only) => seen.get_key_value(only).into_iter().collect(),
+            None => seen.iter().collect(),
+        };
+        for (target, instances) in targets {
+            let target = Labels::default()
+                .with("account", &target.account)
+                .with("provider", &target.provider)
+                .with("region", &target.region);
+            for (instance_id, types) in instances {
+                let instance = target.with("instance_id", instance_id);
+                for (task_type, pair) in types {
+                    let labels = instance.with("task_type", task_type);
+                    for (status, count) in statuses.iter().zip(pair.finished) {
+                        let count = Value::Int(i64::try_from(count).unwrap_or(i64::MAX));
+                        writer.sample(&name, &labels, Some(status), count);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `cloud_task_tasks`, `cloud_task_progress_ratio` and `cloud_task_start_timestamp_seconds`
+    /// of the targets that answered, written straight from their snapshots (see
+    /// [`writer`](super::writer)), within the series budget.
+    fn write_task_families(
         &self,
-        registry: &mut Registry,
+        out: &mut String,
+        format: Format,
         reports: &[(TargetId, Arc<SweepReport>)],
     ) {
         let budget = self.budget();
-        let tasks: Family<StatusLabels, Gauge> = Family::default();
-        let progress: Family<TaskIdLabels, FloatGauge> = Family::default();
-        let start: Family<TaskIdLabels, FloatGauge> = Family::default();
-        // The unfinished tasks whose series fit the budget: each target's oldest first up to
-        // its share, then the oldest of all up to the total.
-        let targets: Vec<TargetLabels> =
-            reports.iter().map(|(t, _)| TargetLabels::from(t)).collect();
-        let mut shown: Vec<(&TargetLabels, &Task)> = Vec::new();
-        let mut all_series: Vec<(&TargetLabels, u64)> = Vec::new();
-        for ((_, report), target) in reports.iter().zip(&targets) {
-            let Ok(snapshot) = &report.result else {
-                continue;
-            };
+        let mut writer = Writer::new(out, format);
+        let targets: Vec<(&TargetId, Labels, &Snapshot)> = reports
+            .iter()
+            .filter_map(|(target, report)| {
+                let snapshot = report.result.as_ref().ok()?;
+                let labels = Labels::default()
+                    .with("account", &target.account)
+                    .with("provider", target.kind)
+                    .with("region", &target.region);
+                Some((target, labels, snapshot))
+            })
+            .collect();
+        writer.family(TASKS.0, TASKS.1, Kind::Gauge);
+        for (_, target, snapshot) in &targets {
             for ((instance_id, task_type), counts) in &snapshot.counts {
-                for (status, count) in TaskStatus::ALL.iter().zip(counts) {
+                let pair = target
+                    .with("instance_id", instance_id)
+                    .with("task_type", task_type);
+                for (status, count) in STATUS_LABELS.iter().zip(counts) {
                     if *count == 0 && !budget.zero_statuses {
                         continue;
                     }
-                    let labels = StatusLabels {
-                        target: target.clone(),
-                        instance_id: instance_id.clone(),
-                        task_type: task_type.clone(),
-                        status: status.as_str(),
-                    };
-                    tasks
-                        .get_or_create(&labels)
-                        .set(i64::try_from(*count).unwrap_or(i64::MAX));
+                    let count = Value::Int(i64::try_from(*count).unwrap_or(i64::MAX));
+                    writer.sample(TASKS.0, &pair, Some(status), count);
                 }
             }
-            all_series.push((target, snapshot.unfinished.iter().map(series_of).sum()));
+        }
+        // The unfinished tasks whose series fit the budget: each target's oldest first up to
+        // its share, then the oldest of all up to the total.
+        let mut shown: Vec<(usize, &TaskRecord)> = Vec::new();
+        for (index, (_, _, snapshot)) in targets.iter().enumerate() {
             shown.extend(within(
-                snapshot.unfinished.iter().map(|task| (target, task)),
+                snapshot.unfinished.iter().map(|task| (index, task)),
                 budget.per_target,
             ));
         }
-        shown.sort_by_key(|(_, task)| task.start_time);
+        shown.sort_by_key(|(_, task)| task.start_time());
         let shown = within(shown, budget.total);
         // What the budget left out, per target.
-        let mut kept: std::collections::HashMap<&TargetLabels, u64> =
-            std::collections::HashMap::new();
-        for (target, task) in &shown {
-            *kept.entry(*target).or_default() += series_of(task);
+        let mut kept = vec![0u64; targets.len()];
+        for (index, task) in &shown {
+            if let Some(kept) = kept.get_mut(*index) {
+                *kept += series_of(task);
+            }
         }
-        for (target, all) in all_series {
-            let kept = kept.get(target).copied().unwrap_or_default();
+        for ((target, _, snapshot), kept) in targets.iter().zip(kept) {
+            let all: u64 = snapshot.unfinished.iter().map(series_of).sum();
             if all > kept {
-                self.series_dropped.get_or_create(target).inc_by(all - kept);
+                self.series_dropped
+                    .get_or_create(&TargetLabels::from(*target))
+                    .inc_by(all - kept);
             }
         }
-        for (target, task) in &shown {
-            let labels = TaskIdLabels {
-                target: (*target).clone(),
-                instance_id: task.instance_id.clone(),
-                task_type: task.task_type.clone(),
-                task_id: task.id.clone(),
-            };
-            if let Some(ratio) = task.progress {
-                progress.get_or_create(&labels).set(ratio);
+        let task_labels: Vec<Labels> = shown
+            .iter()
+            .filter_map(|(index, task)| {
+                let (_, target, _) = targets.get(*index)?;
+                Some(
+                    target
+                        .with("instance_id", &task.instance_id)
+                        .with("task_type", &task.task_type)
+                        .with("task_id", &task.id),
+                )
+            })
+            .collect();
+        writer.family(PROGRESS.0, PROGRESS.1, Kind::Gauge);
+        for ((_, task), labels) in shown.iter().zip(&task_labels) {
+            if let Some(ratio) = task.progress() {
+                writer.sample(PROGRESS.0, labels, None, Value::Float(ratio));
             }
-            start
-                .get_or_create(&labels)
-                .set(task.start_time.timestamp_millis() as f64 / 1000.0);
         }
-        registry.register(
-            "cloud_task_tasks",
-            "Tasks that started within the lookback window, by normalised status",
-            tasks,
-        );
-        registry.register(
-            "cloud_task_progress_ratio",
-            "Progress (0 to 1) of each task that has not finished",
-            progress,
-        );
-        registry.register(
-            "cloud_task_start_timestamp_seconds",
-            "Start time of each task that has not finished",
-            start,
-        );
+        writer.family(START.0, START.1, Kind::Gauge);
+        for ((_, task), labels) in shown.iter().zip(&task_labels) {
+            let start = task.start_time().timestamp_millis() as f64 / 1000.0;
+            writer.sample(START.0, labels, None, Value::Float(start));
+        }
+    }
+}
+
+/// Appends what `prometheus_client` writes for `registry`, in `format`.
+fn append(out: &mut String, registry: &Registry, format: Format) {
+    match format {
+        // Writing into a String cannot fail.
+        Format::OpenMetrics => {
+            let _ = prometheus_client::encoding::text::encode(out, registry);
+        }
+        Format::Text => {
+            let mut openmetrics = String::new();
+            let _ = prometheus_client::encoding::text::encode(&mut openmetrics, registry);
+            out.push_str(&to_text_format(&openmetrics));
+        }
     }
 }
 
@@ -373,16 +452,16 @@ fn register_target_gauges(registry: &mut Registry, reports: &[(TargetId, Arc<Swe
 }
 
 /// The series a task costs: its start time, and its progress when known.
-fn series_of(task: &Task) -> u64 {
-    1 + u64::from(task.progress.is_some())
+fn series_of(task: &TaskRecord) -> u64 {
+    1 + u64::from(task.progress().is_some())
 }
 
 /// The first of `tasks` whose series fit in `budget`: once one does not fit, none after it is
 /// shown, so the order decides what goes first.
-fn within<'a>(
-    tasks: impl IntoIterator<Item = (&'a TargetLabels, &'a Task)>,
+fn within<'a, T>(
+    tasks: impl IntoIterator<Item = (T, &'a TaskRecord)>,
     budget: u64,
-) -> Vec<(&'a TargetLabels, &'a Task)> {
+) -> Vec<(T, &'a TaskRecord)> {
     let mut used = 0u64;
     let mut kept = Vec::new();
     for (target, task) in tasks {
@@ -401,7 +480,6 @@ fn within<'a>(
 struct TargetSeries {
     target: TargetLabels,
     pairs: Vec<(String, String)>,
-    finished: Family<StatusLabels, prometheus_client::metrics::counter::Counter>,
     durations: Family<DurationLabels, Histogram, Buckets>,
     instance_id_on_durations: bool,
     api_requests: Family<OutcomeLabels, prometheus_client::metrics::counter::Counter>,
@@ -445,20 +523,6 @@ where
 impl Collector for TargetSeries {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         let target = &self.target;
-        let finished_statuses: Vec<&'static str> = TaskStatus::ALL
-            .into_iter()
-            .filter(|s| s.is_finished())
-            .map(TaskStatus::as_str)
-            .collect();
-        let finished = self.pairs.iter().flat_map(|(instance, task_type)| {
-            finished_statuses.iter().map(|status| StatusLabels {
-                target: target.clone(),
-                instance_id: instance.clone(),
-                task_type: task_type.clone(),
-                status,
-            })
-        });
-        encode_existing(&mut encoder, FINISHED, &self.finished, finished)?;
         let mut duration_keys: Vec<(Option<String>, String)> = self
             .pairs
             .iter()
@@ -472,11 +536,11 @@ impl Collector for TargetSeries {
         duration_keys.sort();
         duration_keys.dedup();
         let durations = duration_keys.iter().flat_map(|(instance, task_type)| {
-            finished_statuses.iter().map(|status| DurationLabels {
+            FINISHED_STATUSES.iter().map(|status| DurationLabels {
                 target: target.clone(),
                 instance_id: instance.clone(),
                 task_type: task_type.clone(),
-                status,
+                status: status.as_str(),
             })
         });
         encode_existing(&mut encoder, DURATIONS, &self.durations, durations)?;

@@ -41,15 +41,6 @@ pub struct StatusLabels {
     pub status: &'static str,
 }
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TaskIdLabels {
-    #[prometheus(flatten)]
-    pub target: TargetLabels,
-    pub instance_id: String,
-    pub task_type: String,
-    pub task_id: String,
-}
-
 /// Like [`StatusLabels`], but `instance_id` may be configured away (`labels.instance_id`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct DurationLabels {

@@ -7,7 +7,7 @@
 //! on every scrape from the targets that answered, so a failed target shows no stale numbers.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -17,16 +17,18 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 
 use crate::providers::Outcome;
-use crate::sweep::{Observer, TargetId};
-use crate::task::{Task, TaskStatus};
+use crate::sweep::{Observer, TargetId, TaskRecord};
+use crate::task::TaskStatus;
 
 mod exposition;
 mod labels;
+mod writer;
 
 pub use exposition::{
     OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, accepts_openmetrics, to_text_format,
 };
 use labels::{AccountOutcomeLabels, DurationLabels, OutcomeLabels, StatusLabels, TargetLabels};
+pub use writer::Format;
 
 /// Buckets of `cloud_task_api_request_duration_seconds`: 10 ms to 30 s.
 const REQUEST_DURATION_BUCKETS: [f64; 11] =
@@ -68,7 +70,6 @@ impl Default for Budget {
 
 /// The metrics that live as long as the process.
 pub struct Metrics {
-    finished: Family<StatusLabels, Counter>,
     durations: RwLock<Durations>,
     api_requests: Family<OutcomeLabels, Counter>,
     api_request_duration: Family<TargetLabels, Histogram, Buckets>,
@@ -85,9 +86,11 @@ pub struct Metrics {
     budget: RwLock<Budget>,
     /// Per-task series left out of scrapes by the budget, per target.
     series_dropped: Family<TargetLabels, Counter>,
-    /// Each target's instances and their task types that have finished counters, with when
-    /// they last had a task in the window: the counters go once they have had none for a
-    /// lookback, or with the target when a reload removes it.
+    /// Each target's instances and their task types, with their `cloud_task_finished_total`
+    /// counts and when they last had a task in the window: they go once they have had none
+    /// for a lookback, or with the target when a reload removes it. Kept here rather than in a
+    /// `Family`, so that a scrape writes the counters of a million tasks' pairs without
+    /// building a label set for each.
     seen: Mutex<HashMap<TargetLabels, Seen>>,
     /// The targets of the engine in force. Events of others (a sweep of a generation a
     /// reload has replaced, still finishing) are dropped, or they would bring back the series
@@ -95,6 +98,8 @@ pub struct Metrics {
     registered: Mutex<HashSet<TargetLabels>>,
     /// Counts that went to series created by the same sweep: see [`Deferred`].
     deferred: Mutex<Deferred>,
+    /// About the size of the last `/metrics` exposition, to allocate the next at once.
+    last_size: AtomicUsize,
 }
 
 /// The duration histograms and the layout (`histogram_buckets`, `labels.instance_id`) they
@@ -132,8 +137,24 @@ struct Deferred {
     ready: Vec<Count>,
 }
 
-/// Instance -> task type -> when a task of theirs was last in the window.
-type Seen = HashMap<String, HashMap<String, DateTime<Utc>>>;
+/// Instance -> task type -> its finished counters.
+type Seen = HashMap<String, HashMap<String, Pair>>;
+
+/// The statuses `cloud_task_finished_total` counts, in the order of [`Pair::finished`].
+const FINISHED_STATUSES: [TaskStatus; 3] = [
+    TaskStatus::Succeeded,
+    TaskStatus::Failed,
+    TaskStatus::Cancelled,
+];
+
+/// One (instance, task type) of a target.
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    /// When it last had a task in the window.
+    last_seen: DateTime<Utc>,
+    /// Tasks seen finishing, by [`FINISHED_STATUSES`].
+    finished: [u64; FINISHED_STATUSES.len()],
+}
 
 #[derive(Clone)]
 enum Count {
@@ -241,7 +262,6 @@ impl Count {
 impl Metrics {
     pub fn new(duration_buckets: &[f64], instance_id_on_durations: bool) -> Self {
         Metrics {
-            finished: Family::default(),
             durations: RwLock::new(Durations::new(duration_buckets, instance_id_on_durations)),
             api_requests: Family::default(),
             api_request_duration: Family::new_with_constructor(Buckets(
@@ -260,6 +280,7 @@ impl Metrics {
             seen: Mutex::default(),
             registered: Mutex::default(),
             deferred: Mutex::default(),
+            last_size: AtomicUsize::default(),
         }
     }
 
@@ -312,28 +333,43 @@ impl Metrics {
         task_type: &str,
         at: DateTime<Utc>,
     ) -> bool {
-        {
-            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            let types = seen
-                .entry(target.clone())
-                .or_default()
-                .entry(instance_id.to_owned())
-                .or_default();
-            if let Some(last) = types.get_mut(task_type) {
-                *last = (*last).max(at);
-                return false;
-            }
-            types.insert(task_type.to_owned(), at);
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let types = seen
+            .entry(target.clone())
+            .or_default()
+            .entry(instance_id.to_owned())
+            .or_default();
+        if let Some(pair) = types.get_mut(task_type) {
+            pair.last_seen = pair.last_seen.max(at);
+            return false;
         }
-        for status in TaskStatus::ALL.into_iter().filter(|s| s.is_finished()) {
-            drop(self.finished.get_or_create(&StatusLabels {
-                target: target.clone(),
-                instance_id: instance_id.to_owned(),
-                task_type: task_type.to_owned(),
-                status: status.as_str(),
-            }));
-        }
+        types.insert(
+            task_type.to_owned(),
+            Pair {
+                last_seen: at,
+                finished: [0; FINISHED_STATUSES.len()],
+            },
+        );
         true
+    }
+
+    /// Counts one task of `labels` seen finishing, if its pair still has counters.
+    fn count_finished(&self, labels: &StatusLabels) {
+        let Some(index) = FINISHED_STATUSES
+            .iter()
+            .position(|s| s.as_str() == labels.status)
+        else {
+            return;
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let count = seen
+            .get_mut(&labels.target)
+            .and_then(|instances| instances.get_mut(&labels.instance_id))
+            .and_then(|types| types.get_mut(&labels.task_type))
+            .and_then(|pair| pair.finished.get_mut(index));
+        if let Some(count) = count {
+            *count += 1;
+        }
     }
 
     /// Removes the finished counters and durations of a target's (instance, task type) pairs
@@ -349,8 +385,8 @@ impl Metrics {
             };
             let mut gone = Vec::new();
             instances.retain(|instance_id, types| {
-                types.retain(|task_type, last| {
-                    let keep = *last >= before;
+                types.retain(|task_type, pair| {
+                    let keep = pair.last_seen >= before;
                     if !keep {
                         gone.push((instance_id.clone(), task_type.clone()));
                     }
@@ -366,8 +402,8 @@ impl Metrics {
         gone.len()
     }
 
-    /// Removes the series of one (instance, task type) of a target, and any count held back
-    /// for them. The pair must already be gone from `seen`.
+    /// Removes the durations of one (instance, task type) of a target, and any count held
+    /// back for it. The pair (and its finished counters) must already be gone from `seen`.
     fn remove_pair(&self, target: &TargetLabels, instance_id: &str, task_type: &str) {
         // Without `instance_id` on durations, one histogram serves every instance of the
         // task type: it goes only with the last of them.
@@ -378,13 +414,7 @@ impl Metrics {
                 .get(target)
                 .is_some_and(|instances| instances.values().any(|t| t.contains_key(task_type)))
         };
-        for status in TaskStatus::ALL.into_iter().filter(|s| s.is_finished()) {
-            self.finished.remove(&StatusLabels {
-                target: target.clone(),
-                instance_id: instance_id.to_owned(),
-                task_type: task_type.to_owned(),
-                status: status.as_str(),
-            });
+        for status in FINISHED_STATUSES {
             if remove_durations {
                 durations.remove(&DurationLabels {
                     target: target.clone(),
@@ -445,9 +475,7 @@ impl Metrics {
         let (durations, _) = self.durations();
         for count in deferred.promote(only) {
             match count {
-                Count::Finished(labels) => {
-                    self.finished.get_or_create(&labels).inc();
-                }
+                Count::Finished(labels) => self.count_finished(&labels),
                 Count::Duration(labels, seconds) => {
                     durations.get_or_create(&labels).observe(seconds);
                 }
@@ -605,7 +633,7 @@ impl Observer for Metrics {
     }
 
     /// Counts a task seen finishing, once: the caller deduplicates by task id.
-    fn task_finished(&self, target: &TargetId, task: &Task, at: DateTime<Utc>) {
+    fn task_finished(&self, target: &TargetId, task: &TaskRecord, at: DateTime<Utc>) {
         let Some(target) = &self.registered(target) else {
             return;
         };
@@ -613,21 +641,21 @@ impl Observer for Metrics {
         let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
         let finished = StatusLabels {
             target: target.clone(),
-            instance_id: task.instance_id.clone(),
-            task_type: task.task_type.clone(),
+            instance_id: task.instance_id.to_string(),
+            task_type: task.task_type.to_string(),
             status: task.status.as_str(),
         };
         if new_series || deferred.holds_finished(&finished) {
             deferred.hold(Count::Finished(finished));
         } else {
-            self.finished.get_or_create(&finished).inc();
+            self.count_finished(&finished);
         }
         if let Some(seconds) = task.duration_seconds() {
             let (durations, instance_id_on_durations) = self.durations();
             let labels = DurationLabels {
                 target: target.clone(),
-                instance_id: instance_id_on_durations.then(|| task.instance_id.clone()),
-                task_type: task.task_type.clone(),
+                instance_id: instance_id_on_durations.then(|| task.instance_id.to_string()),
+                task_type: task.task_type.to_string(),
                 status: task.status.as_str(),
             };
             if durations.get(&labels).is_none() {
@@ -653,13 +681,14 @@ impl Observer for Metrics {
 mod tests {
     use super::*;
     use crate::sweep::{Snapshot, SweepReport};
+    use crate::task::Task;
     use std::collections::BTreeMap;
 
     /// A report of `target` whose window holds unfinished tasks started `ages` minutes ago,
     /// every other one with a progress, and one finished (instance, type) pair.
     fn report(ages: &[i64]) -> Arc<SweepReport> {
         let now = Utc::now();
-        let unfinished: Vec<Task> = ages
+        let unfinished: Vec<TaskRecord> = ages
             .iter()
             .enumerate()
             .map(|(n, age)| Task {
@@ -673,11 +702,12 @@ mod tests {
                 end_time: None,
                 message: None,
             })
+            .map(TaskRecord::from)
             .collect();
         let mut counts = BTreeMap::new();
         let mut running = [0u64; TaskStatus::ALL.len()];
         running[1] = ages.len() as u64;
-        counts.insert(("i1".to_owned(), "Backup".to_owned()), running);
+        counts.insert(("i1".into(), "Backup".into()), running);
         Arc::new(SweepReport {
             result: Ok(Snapshot {
                 counts,
@@ -688,6 +718,10 @@ mod tests {
             duration: std::time::Duration::from_millis(1),
             last_success: Some(now),
         })
+    }
+
+    fn record(task: Task) -> TaskRecord {
+        TaskRecord::from(task)
     }
 
     fn id(account: &str) -> TargetId {
@@ -720,7 +754,7 @@ mod tests {
             total: 6,
             zero_statuses: true,
         });
-        let text = metrics.encode(&reports, &[]);
+        let text = metrics.encode(&reports, &[], Format::OpenMetrics);
         let started: Vec<&str> = lines(&text, "cloud_task_start_timestamp_seconds");
         let shown: Vec<&str> = started
             .iter()
@@ -761,7 +795,7 @@ mod tests {
             zero_statuses: false,
             ..Budget::default()
         });
-        let text = metrics.encode(&reports, &[]);
+        let text = metrics.encode(&reports, &[], Format::OpenMetrics);
         let tasks = lines(&text, "cloud_task_tasks");
         assert_eq!(tasks.len(), 2, "{tasks:?}");
         assert!(tasks.iter().all(|l| l.contains("status=\"running\"")));
@@ -790,16 +824,16 @@ mod tests {
             message: None,
         };
         metrics.api_request(&target, Outcome::Ok, 0.1);
-        metrics.task_finished(&target, &task("1"), start);
-        metrics.encode(&[], &[]);
-        metrics.task_finished(&target, &task("2"), start);
-        let before = metrics.encode(&[], &[]);
+        metrics.task_finished(&target, &record(task("1")), start);
+        metrics.encode(&[], &[], Format::OpenMetrics);
+        metrics.task_finished(&target, &record(task("2")), start);
+        let before = metrics.encode(&[], &[], Format::OpenMetrics);
         assert!(before.contains("le=\"60.0\""), "{before}");
         assert!(!metrics.set_duration_layout(&[60.0], true));
         // A held-back observation for the old layout is dropped with it.
-        metrics.task_finished(&target, &task("3"), start);
+        metrics.task_finished(&target, &record(task("3")), start);
         assert!(metrics.set_duration_layout(&[10.0, 600.0], true));
-        let after = metrics.encode(&[], &[]);
+        let after = metrics.encode(&[], &[], Format::OpenMetrics);
         assert!(
             !after.contains("cloud_task_duration_seconds_count{"),
             "{after}"
@@ -814,9 +848,9 @@ mod tests {
             line(&before, "cloud_task_finished_total").map(|l| l.replace(" 2", " 3"))
         );
         assert!(after.contains("outcome=\"ok\"} 1"), "{after}");
-        metrics.task_finished(&target, &task("4"), start);
-        metrics.encode(&[], &[]);
-        let later = metrics.encode(&[], &[]);
+        metrics.task_finished(&target, &record(task("4")), start);
+        metrics.encode(&[], &[], Format::OpenMetrics);
+        let later = metrics.encode(&[], &[], Format::OpenMetrics);
         assert!(later.contains("le=\"600.0\""), "{later}");
         assert!(!later.contains("le=\"60.0\""), "{later}");
     }
@@ -836,7 +870,7 @@ mod tests {
         metrics.api_request(&target, Outcome::Ok, 0.1);
         metrics.skipped_entries(&target, 1);
         metrics.task_seen(&target, "i", "Backup", chrono::Utc::now());
-        let text = metrics.encode(&[], &[]);
+        let text = metrics.encode(&[], &[], Format::OpenMetrics);
         assert!(!text.contains("account=\"gone\""), "{text}");
     }
 
@@ -868,9 +902,9 @@ mod tests {
                 .map(str::to_owned)
         };
         // A task type never seen before fails between two sweeps, twice.
-        metrics.task_finished(&target, &failed("1"), start);
-        metrics.task_finished(&target, &failed("2"), start);
-        let first = metrics.encode(&[], &[]);
+        metrics.task_finished(&target, &record(failed("1")), start);
+        metrics.task_finished(&target, &record(failed("2")), start);
+        let first = metrics.encode(&[], &[], Format::OpenMetrics);
         assert_eq!(
             sample(&first, "cloud_task_finished_total").as_deref(),
             Some("0")
@@ -880,8 +914,8 @@ mod tests {
             Some("0")
         );
         // The next scrape has the counts, plus one more that came meanwhile.
-        metrics.task_finished(&target, &failed("3"), start);
-        let second = metrics.encode(&[], &[]);
+        metrics.task_finished(&target, &record(failed("3")), start);
+        let second = metrics.encode(&[], &[], Format::OpenMetrics);
         assert_eq!(
             sample(&second, "cloud_task_finished_total").as_deref(),
             Some("3")
@@ -891,8 +925,8 @@ mod tests {
             Some("3")
         );
         // And a known series counts at once.
-        metrics.task_finished(&target, &failed("4"), start);
-        let third = metrics.encode(&[], &[]);
+        metrics.task_finished(&target, &record(failed("4")), start);
+        let third = metrics.encode(&[], &[], Format::OpenMetrics);
         assert_eq!(
             sample(&third, "cloud_task_finished_total").as_deref(),
             Some("4")
@@ -924,10 +958,10 @@ mod tests {
             };
             for instance in ["old", "kept"] {
                 metrics.task_seen(&target, instance, "Backup", t0);
-                metrics.task_finished(&target, &finished(instance, instance), t0);
+                metrics.task_finished(&target, &record(finished(instance, instance)), t0);
             }
-            metrics.encode(&[], &[]);
-            let text = metrics.encode(&[], &[]);
+            metrics.encode(&[], &[], Format::OpenMetrics);
+            let text = metrics.encode(&[], &[], Format::OpenMetrics);
             assert_eq!(text.matches("cloud_task_finished_total{").count(), 6);
             // "kept" is still in the window a day later; "old" left it at t0.
             metrics.task_seen(&target, "kept", "Backup", hours(24));
@@ -936,7 +970,7 @@ mod tests {
                 0
             );
             assert_eq!(metrics.forget_unseen(&target, hours(1)), 1);
-            let text = metrics.encode(&[], &[]);
+            let text = metrics.encode(&[], &[], Format::OpenMetrics);
             assert!(!text.contains("instance_id=\"old\""), "{text}");
             assert_eq!(text.matches("cloud_task_finished_total{").count(), 3);
             // One histogram per status for "kept" (or for the type, without instance_id).
@@ -945,7 +979,7 @@ mod tests {
                 "{text}"
             );
             assert_eq!(metrics.forget_unseen(&target, hours(48)), 1);
-            let text = metrics.encode(&[], &[]);
+            let text = metrics.encode(&[], &[], Format::OpenMetrics);
             assert!(!text.contains("cloud_task_finished_total{"), "{text}");
             assert!(
                 !text.contains("cloud_task_duration_seconds_count{"),
@@ -955,7 +989,7 @@ mod tests {
             metrics.task_seen(&target, "old", "Backup", hours(49));
             assert_eq!(
                 metrics
-                    .encode(&[], &[])
+                    .encode(&[], &[], Format::OpenMetrics)
                     .matches("cloud_task_finished_total{")
                     .count(),
                 3

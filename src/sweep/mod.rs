@@ -38,7 +38,7 @@ pub use observe::{Observer, TargetId};
 pub use shard::Shard;
 pub use target::Target;
 use target::TargetState;
-pub use window::Snapshot;
+pub use window::{Snapshot, TaskRecord};
 
 /// A mutex whose holder panicked is still usable: what it guards is plain data.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

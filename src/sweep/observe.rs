@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 
+use super::TaskRecord;
 use crate::providers::Outcome;
-use crate::task::Task;
 
 /// One target: an account's task API (`kind`) in one region.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,7 +48,7 @@ pub trait Observer: crate::credentials::Observer + Send + Sync {
     /// A scrape reached its deadline waiting for a sweep another scrape had started.
     fn sweep_wait_timeout(&self, target: &TargetId);
     /// A task seen running before was seen finished, by a sweep that started `at`.
-    fn task_finished(&self, target: &TargetId, task: &Task, at: DateTime<Utc>);
+    fn task_finished(&self, target: &TargetId, task: &TaskRecord, at: DateTime<Utc>);
     /// An (instance, task type) had a task in the window of a sweep that started `at`.
     fn task_seen(&self, target: &TargetId, instance_id: &str, task_type: &str, at: DateTime<Utc>);
     /// A sweep succeeded with its window starting at `window_start`: what was last seen

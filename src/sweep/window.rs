@@ -5,48 +5,141 @@
 //! newest start seen, when every task has finished) less an overlap. The answer for that
 //! range replaces what the window held for it; the rest is kept. Tasks are dropped as they
 //! leave the lookback window, so memory is bounded by the window, not by uptime.
+//!
+//! A window may hold a million tasks, so each is kept as a [`TaskRecord`] (about 80 bytes and
+//! its id) rather than as a [`Task`], in a vector ordered by start time: the range a sweep
+//! replaces and the part that leaves the lookback are both one end of it.
 
-use std::collections::{BTreeMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::task::{Task, TaskStatus};
 
-/// A task as a set member, identified by (task id, instance): a CDB task naming several
-/// instances is one member for each. The task is its own key, so no id is stored twice,
-/// which matters at a hundred thousand tasks.
-#[derive(Debug)]
-struct Entry(Task);
+/// A task as a window keeps it: what sweeps and scrapes use of it and no more (no instance
+/// name, no message), its instance and task type shared with the other tasks of its sweep that
+/// name them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRecord {
+    pub id: Box<str>,
+    pub instance_id: Arc<str>,
+    pub task_type: Arc<str>,
+    pub status: TaskStatus,
+    /// Milliseconds since the epoch.
+    start_ms: i64,
+    /// Milliseconds since the epoch, [`NO_TIME`] until the task has finished.
+    end_ms: i64,
+    /// A ratio in `0..=1`, NaN when the provider reports none (a [`Task`]'s progress is
+    /// never NaN).
+    progress: f64,
+}
 
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.id == other.0.id && self.0.instance_id == other.0.instance_id
+/// `end_ms` of a task with no end time.
+const NO_TIME: i64 = i64::MIN;
+
+impl From<Task> for TaskRecord {
+    fn from(task: Task) -> Self {
+        let instance_id = task.instance_id.as_str().into();
+        let task_type = task.task_type.as_str().into();
+        TaskRecord::with_names(task, instance_id, task_type)
     }
 }
 
-impl Eq for Entry {}
+impl TaskRecord {
+    /// `task`, with its instance and task type given as shared strings.
+    fn with_names(task: Task, instance_id: Arc<str>, task_type: Arc<str>) -> Self {
+        TaskRecord {
+            id: task.id.into_boxed_str(),
+            instance_id,
+            task_type,
+            status: task.status,
+            start_ms: task.start_time.timestamp_millis(),
+            end_ms: task.end_time.map_or(NO_TIME, |t| t.timestamp_millis()),
+            progress: task.progress.filter(|p| !p.is_nan()).unwrap_or(f64::NAN),
+        }
+    }
 
-impl Hash for Entry {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.id.hash(state);
-        self.0.instance_id.hash(state);
+    pub fn start_time(&self) -> DateTime<Utc> {
+        from_ms(self.start_ms)
+    }
+
+    pub fn end_time(&self) -> Option<DateTime<Utc>> {
+        (self.end_ms != NO_TIME).then(|| from_ms(self.end_ms))
+    }
+
+    pub fn progress(&self) -> Option<f64> {
+        (!self.progress.is_nan()).then_some(self.progress)
+    }
+
+    /// Seconds from start to end, for finished tasks whose end is not before their start.
+    pub fn duration_seconds(&self) -> Option<f64> {
+        self.end_time()?;
+        let millis = self.end_ms.checked_sub(self.start_ms)?;
+        (millis >= 0).then(|| millis as f64 / 1000.0)
+    }
+
+    /// What the window and the sets tell tasks apart by: a CDB task naming several instances
+    /// is one record for each.
+    fn key(&self) -> (&str, &str) {
+        (&self.id, &self.instance_id)
+    }
+
+    /// The window's order: by start, then by key, so that equal starts have a stable order.
+    fn order(&self) -> (i64, &str, &str) {
+        (self.start_ms, &self.id, &self.instance_id)
     }
 }
 
-/// Tasks deduplicated by (task id, instance): what one sweep fetched.
+/// A chrono time from milliseconds that came from one (so always in its range).
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// What one sweep fetched, deduplicated by (task id, instance) when taken into the window (the
+/// last fetched wins), its instance and task type strings stored once.
 #[derive(Debug, Default)]
-pub struct TaskSet(HashSet<Entry>);
+pub struct TaskSet {
+    tasks: Vec<TaskRecord>,
+    names: HashSet<Arc<str>>,
+}
 
 impl TaskSet {
     pub fn with_capacity(capacity: usize) -> Self {
-        TaskSet(HashSet::with_capacity(capacity))
+        TaskSet {
+            tasks: Vec::with_capacity(capacity),
+            names: HashSet::new(),
+        }
     }
 
     /// Adds a task, replacing one with the same id and instance.
     pub fn insert(&mut self, task: Task) {
-        self.0.replace(Entry(task));
+        let instance_id = self.name(&task.instance_id);
+        let task_type = self.name(&task.task_type);
+        self.tasks
+            .push(TaskRecord::with_names(task, instance_id, task_type));
+    }
+
+    fn name(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.names.get(name) {
+            return known.clone();
+        }
+        let name: Arc<str> = name.into();
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// The tasks, one per (id, instance), the last added winning, in the window's order.
+    fn into_records(self) -> Vec<TaskRecord> {
+        let mut tasks = self.tasks;
+        // Newest additions first, so that the stable sort keeps them first among equals and
+        // the dedup keeps them.
+        tasks.reverse();
+        tasks.sort_by(|a, b| a.key().cmp(&b.key()));
+        tasks.dedup_by(|later, earlier| later.key() == earlier.key());
+        tasks.sort_by(|a, b| a.order().cmp(&b.order()));
+        tasks
     }
 }
 
@@ -69,7 +162,8 @@ impl FromIterator<Task> for TaskSet {
 /// The tasks of one target's lookback window.
 #[derive(Debug, Default)]
 pub struct TaskWindow {
-    tasks: HashSet<Entry>,
+    /// In [`TaskRecord::order`], one per (id, instance).
+    tasks: Vec<TaskRecord>,
     /// Whether a first, whole-window sweep has been merged: what it found finished is the
     /// baseline, not news.
     baseline_taken: bool,
@@ -95,17 +189,12 @@ impl TaskWindow {
         if !self.baseline_taken {
             return window_start;
         }
-        let oldest_unfinished = self
-            .tasks
-            .iter()
-            .filter(|e| !e.0.status.is_finished())
-            .map(|e| e.0.start_time)
-            .min();
-        let newest = || self.tasks.iter().map(|e| e.0.start_time).max();
-        match oldest_unfinished.or_else(newest) {
+        // Ordered by start: the first unfinished is the oldest, the last task the newest.
+        let oldest_unfinished = self.tasks.iter().find(|t| !t.status.is_finished());
+        match oldest_unfinished.or(self.tasks.last()) {
             Some(watermark) => {
                 let overlap = chrono::Duration::from_std(overlap).unwrap_or_default();
-                (watermark.min(now) - overlap).max(window_start)
+                (watermark.start_time().min(now) - overlap).max(window_start)
             }
             None => window_start,
         }
@@ -114,40 +203,47 @@ impl TaskWindow {
     /// Takes in the complete answer for tasks that started at or after `from`: it replaces
     /// what the window held for that range. Returns the tasks seen finishing for the first
     /// time, which is none on the first merge (the baseline).
-    pub fn merge(&mut self, from: DateTime<Utc>, fetched: impl Into<TaskSet>) -> Vec<Task> {
-        let mut fetched = fetched.into().0;
-        // What the window held for the range, taken out in place: no rebuilding of the
-        // (large) window, which would cost time and, briefly, twice its memory.
-        let replaced: HashSet<Entry> = self
-            .tasks
-            .extract_if(|entry| entry.0.start_time >= from)
-            .collect();
+    pub fn merge(&mut self, from: DateTime<Utc>, fetched: impl Into<TaskSet>) -> Vec<TaskRecord> {
+        let fetched = fetched.into().into_records();
+        let from = from.timestamp_millis();
+        // What the window held for the range is the end of the vector.
+        let split = self.tasks.partition_point(|t| t.start_ms < from);
+        let replaced = self.tasks.split_off(split);
+        let fetched_keys: HashMap<(&str, &str), &TaskRecord> =
+            fetched.iter().map(|t| (t.key(), t)).collect();
         let mut newly_finished = Vec::new();
         if self.baseline_taken {
-            for entry in &fetched {
-                let was_finished = replaced
-                    .get(entry)
-                    .or_else(|| self.tasks.get(entry))
-                    .is_some_and(|e| e.0.status.is_finished());
-                if entry.0.status.is_finished() && !was_finished {
-                    newly_finished.push(entry.0.clone());
-                }
-            }
+            // Finished before: held finished for the range, or (a start that moved) before it.
+            let finished_before: HashSet<(&str, &str)> = replaced
+                .iter()
+                .chain(&self.tasks)
+                .filter(|t| t.status.is_finished() && fetched_keys.contains_key(&t.key()))
+                .map(TaskRecord::key)
+                .collect();
+            newly_finished = fetched
+                .iter()
+                .filter(|t| t.status.is_finished() && !finished_before.contains(&t.key()))
+                .cloned()
+                .collect();
         }
-        // Move the smaller set into the larger one, which is the first sweep's whole answer
-        // or the window kept from before.
-        if fetched.len() > self.tasks.len() {
-            std::mem::swap(&mut fetched, &mut self.tasks);
-            for entry in fetched {
-                // The fetched answer wins: keep it where both have a task.
-                if !self.tasks.contains(&entry) {
-                    self.tasks.insert(entry);
-                }
-            }
+        // The fetched answer wins over a task kept from before the range (its start moved).
+        let moved: Vec<bool> = self
+            .tasks
+            .iter()
+            .map(|t| fetched_keys.contains_key(&t.key()))
+            .collect();
+        drop(fetched_keys);
+        if moved.contains(&true) {
+            let mut moved = moved.into_iter();
+            self.tasks.retain(|_| !moved.next().unwrap_or(false));
+        }
+        drop(replaced);
+        if self.tasks.is_empty() {
+            self.tasks = fetched;
         } else {
-            for entry in fetched {
-                self.tasks.replace(entry);
-            }
+            self.tasks.extend(fetched);
+            // Two ordered runs: the sort merges them.
+            self.tasks.sort_by(|a, b| a.order().cmp(&b.order()));
         }
         self.baseline_taken = true;
         newly_finished
@@ -155,13 +251,16 @@ impl TaskWindow {
 
     /// Forgets the tasks that started before `window_start`.
     pub fn prune(&mut self, window_start: DateTime<Utc>) {
-        self.tasks.retain(|e| e.0.start_time >= window_start);
+        let start = window_start.timestamp_millis();
+        let gone = self.tasks.partition_point(|t| t.start_ms < start);
+        self.tasks.drain(..gone);
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let mut counts: BTreeMap<(String, String), [u64; TaskStatus::ALL.len()]> = BTreeMap::new();
+        let mut counts: BTreeMap<(Arc<str>, Arc<str>), [u64; TaskStatus::ALL.len()]> =
+            BTreeMap::new();
         let mut unfinished = Vec::new();
-        for Entry(task) in &self.tasks {
+        for task in &self.tasks {
             let status = TaskStatus::ALL
                 .iter()
                 .position(|s| *s == task.status)
@@ -173,12 +272,10 @@ impl TaskWindow {
                 *count += 1;
             }
             if !task.status.is_finished() {
+                // Already oldest first.
                 unfinished.push(task.clone());
             }
         }
-        unfinished.sort_by(|a, b| {
-            (a.start_time, &a.id, &a.instance_id).cmp(&(b.start_time, &b.id, &b.instance_id))
-        });
         Snapshot {
             counts,
             unfinished,
@@ -193,9 +290,9 @@ impl TaskWindow {
 pub struct Snapshot {
     /// Tasks per (instance, task type), by status in [`TaskStatus::ALL`] order; every
     /// (instance, task type) in the window has all statuses.
-    pub counts: BTreeMap<(String, String), [u64; TaskStatus::ALL.len()]>,
+    pub counts: BTreeMap<(Arc<str>, Arc<str>), [u64; TaskStatus::ALL.len()]>,
     /// The tasks that have not finished, oldest first, for progress and start times.
-    pub unfinished: Vec<Task>,
+    pub unfinished: Vec<TaskRecord>,
     /// All tasks in the window.
     pub total: usize,
 }
@@ -260,10 +357,7 @@ mod tests {
                 task("3", 50, TaskStatus::Succeeded),
             ],
         );
-        assert_eq!(
-            newly.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
-            ["2"]
-        );
+        assert_eq!(newly.iter().map(|t| &*t.id).collect::<Vec<_>>(), ["2"]);
         assert_eq!(window.query_start(at(600), at(0), OVERLAP), at(52));
         // The mark never goes before the window.
         assert_eq!(window.query_start(at(51), at(0), OVERLAP), at(51));
@@ -299,10 +393,7 @@ mod tests {
                 task("2", 5, TaskStatus::Succeeded),
             ],
         );
-        assert_eq!(
-            newly.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
-            ["2"]
-        );
+        assert_eq!(newly.iter().map(|t| &*t.id).collect::<Vec<_>>(), ["2"]);
     }
 
     #[test]
@@ -323,7 +414,7 @@ mod tests {
             snapshot
                 .unfinished
                 .iter()
-                .map(|t| t.id.as_str())
+                .map(|t| &*t.id)
                 .collect::<Vec<_>>(),
             ["new"]
         );
@@ -353,8 +444,73 @@ mod tests {
         assert_eq!(snapshot.total, 2);
         assert_eq!(snapshot.counts.len(), 2);
         assert_eq!(
-            snapshot.counts[&("i-2".to_owned(), "RestoreDatabase".to_owned())][1],
+            snapshot.counts[&("i-2".into(), "RestoreDatabase".into())][1],
             1
         );
+    }
+
+    #[test]
+    fn the_last_of_duplicates_in_an_answer_wins() {
+        let mut window = TaskWindow::default();
+        window.merge(
+            at(600),
+            vec![
+                task("1", 10, TaskStatus::Running),
+                task("1", 10, TaskStatus::Failed),
+                task("2", 5, TaskStatus::Succeeded),
+                task("2", 5, TaskStatus::Running),
+            ],
+        );
+        let snapshot = window.snapshot();
+        assert_eq!(snapshot.total, 2);
+        let ids: Vec<&str> = snapshot.unfinished.iter().map(|t| &*t.id).collect();
+        assert_eq!(ids, ["2"]);
+    }
+
+    #[test]
+    fn a_task_whose_start_moved_is_kept_once_as_last_fetched() {
+        let mut window = TaskWindow::default();
+        window.merge(
+            at(600),
+            vec![
+                task("moved", 300, TaskStatus::Running),
+                task("old", 200, TaskStatus::Succeeded),
+            ],
+        );
+        // The API now dates "moved" inside the range asked for, and finished: one task,
+        // news once.
+        let newly = window.merge(at(60), vec![task("moved", 30, TaskStatus::Failed)]);
+        assert_eq!(newly.len(), 1);
+        assert_eq!(window.len(), 2);
+        let snapshot = window.snapshot();
+        assert!(snapshot.unfinished.is_empty());
+        // And an answer dating a finished task before the range does not count it again.
+        let newly = window.merge(
+            at(60),
+            vec![
+                task("old", 250, TaskStatus::Succeeded),
+                task("moved", 30, TaskStatus::Failed),
+            ],
+        );
+        assert!(newly.is_empty());
+        assert_eq!(window.len(), 2);
+        // The window is still in start order: pruning cuts exactly the old part.
+        window.prune(at(100));
+        assert_eq!(window.len(), 1);
+    }
+
+    #[test]
+    fn records_keep_what_scrapes_and_durations_need() {
+        let mut finished = task("1", 10, TaskStatus::Succeeded);
+        finished.end_time = Some(at(8));
+        finished.progress = Some(1.0);
+        let record = TaskRecord::from(finished.clone());
+        assert_eq!(record.start_time(), finished.start_time);
+        assert_eq!(record.end_time(), finished.end_time);
+        assert_eq!(record.progress(), Some(1.0));
+        assert_eq!(record.duration_seconds(), finished.duration_seconds());
+        let running = TaskRecord::from(task("2", 10, TaskStatus::Running));
+        assert_eq!((running.end_time(), running.progress()), (None, None));
+        assert_eq!(running.duration_seconds(), None);
     }
 }
