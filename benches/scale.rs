@@ -17,7 +17,8 @@
 //! Environment (for a quick smoke run; defaults are the full size): `SCALE_TARGETS` (1000),
 //! `SCALE_TASKS_PER_TARGET` (1000), `SCALE_INSTANCES` (instances per target, 10),
 //! `SCALE_SCRAPES` (20), `SCALE_PROBES` (200), `SCALE_RATE_LIMIT` (1000). `SCALE_PERF=FILE`
-//! records the exporter with `perf record -g` during the steady-state scrapes.
+//! records the exporter with `perf record -g` during the steady-state scrapes;
+//! `SCALE_WRAPPER="heaptrack -o FILE"` starts it under a wrapper such as heaptrack.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -147,7 +148,20 @@ accounts:
     let config = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(config.path(), yaml).expect("write config");
     let address = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_cloud-task-exporter"))
+    // `SCALE_WRAPPER="heaptrack -o /tmp/scale"` runs the exporter under a profiler (its
+    // figures are then the wrapper's).
+    let wrapper = std::env::var("SCALE_WRAPPER").unwrap_or_default();
+    let mut wrapper = wrapper.split_whitespace();
+    let exporter = env!("CARGO_BIN_EXE_cloud-task-exporter");
+    let mut command = match wrapper.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(wrapper).arg(exporter);
+            command
+        }
+        None => Command::new(exporter),
+    };
+    let child = command
         .args(["--config.file"])
         .arg(config.path())
         .args(["--web.listen-address", &address, "--log.level", "error"])

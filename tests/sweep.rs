@@ -213,6 +213,63 @@ async fn the_simulator_never_sees_more_than_the_rate_limit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_in_flight_are_bounded_however_high_the_rate_limit() {
+    // 300 regions of one account, 3 pages each, a rate limit that never makes anyone wait,
+    // and answers that take 300 ms: without a bound, all 300 first pages (and then their
+    // 600 others) would be outstanding at once, each holding a connection and a page.
+    let sim = Simulator::new();
+    sim.add_account(SimAccount::tencent(SECRET_ID, SECRET_KEY).with_rate_limit(1_000_000.0));
+    let regions: Vec<String> = (0..300).map(|i| format!("r-{i:03}")).collect();
+    {
+        let mut world = sim.world();
+        for region in &regions {
+            world.add(KIND, region, tasks(250, 60, 30, 1));
+        }
+    }
+    sim.set_faults(
+        KIND,
+        Faults {
+            latency: Duration::from_millis(300),
+            ..Faults::default()
+        },
+    );
+    let addr = sim.start().await.unwrap();
+    let config = format!(
+        r#"
+global:
+  min_interval: 0s
+  scrape_timeout: 60s
+accounts:
+  - name: test
+    provider: tencent
+    credentials: {{secret_id: {SECRET_ID}, secret_key: {SECRET_KEY}}}
+    targets:
+      - kind: {KIND}
+        regions: [{}]
+        endpoint: http://{addr}
+        rate_limit: 100000
+"#,
+        regions.join(", ")
+    );
+    let exporter = start_exporter(&config).await;
+    let samples = parse(&scrape(exporter).await);
+    let up = samples
+        .iter()
+        .filter(|s| s.name == "cloud_task_up" && s.value == 1.0)
+        .count();
+    assert_eq!(up, regions.len());
+    assert_eq!(sim.requests_of(KIND), 3 * regions.len());
+    let peak = sim.peak_in_flight();
+    let bound = cloud_task_exporter::sweep::MAX_IN_FLIGHT as u64;
+    assert!(
+        peak <= bound,
+        "{peak} requests in flight at once, more than {bound}"
+    );
+    // And the bound is a bound, not a queue of one.
+    assert!(peak >= bound / 2, "only {peak} requests in flight at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_api_is_down_by_the_deadline_and_spares_the_others() {
     let (sim, addr) = simulator(tasks(10, 10, 30, 0)).await;
     sim.add_account(SimAccount::tencent("AKIDother", "other-key"));

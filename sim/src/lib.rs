@@ -209,6 +209,9 @@ struct Inner {
     faults: Mutex<HashMap<&'static str, Faults>>,
     rng: Mutex<Option<fastrand::Rng>>,
     requests: AtomicU64,
+    /// Requests being answered now, and the most there have been at once.
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
     /// When each request of each API arrived, for rate checks.
     arrivals: Mutex<HashMap<&'static str, Vec<std::time::Instant>>>,
     /// The role bound to the VMs of each cloud, for the metadata services.
@@ -221,6 +224,23 @@ struct Inner {
     sts_roles: Mutex<HashMap<(SimCloud, String), StsRole>>,
     /// What Tencent's `AssumeRoleWithWebIdentity` accepts.
     web_identity: Mutex<Option<WebIdentity>>,
+}
+
+/// One request being answered, from its arrival until its answer is made or it is dropped.
+struct InFlight<'a>(&'a Inner);
+
+impl<'a> InFlight<'a> {
+    fn enter(inner: &'a Inner) -> Self {
+        let now = inner.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        inner.peak_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlight(inner)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -391,6 +411,11 @@ impl Simulator {
         (faults.latency, faults.roll(rng))
     }
 
+    /// The most requests that were being answered at once (latency included), valid or not.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.inner.peak_in_flight.load(Ordering::Relaxed)
+    }
+
     /// Requests received so far, valid or not.
     pub fn request_count(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
@@ -453,6 +478,7 @@ impl Simulator {
 
     async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, Reset> {
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let _in_flight = InFlight::enter(&self.inner);
         let (parts, body) = req.into_parts();
         let body = match body.collect().await {
             Ok(collected) => collected.to_bytes(),

@@ -158,8 +158,13 @@ impl Metrics {
         format: Format,
     ) -> String {
         self.release_deferred(None);
-        // Sized as the last one was: an exposition of tens of MiB is not built by doubling.
-        let mut out = String::with_capacity(self.last_size.load(Ordering::Relaxed));
+        // Sized at once, as the last one or by a guess for the first: an exposition of tens of
+        // MiB built by doubling would briefly need one and a half times its size again.
+        let size = self
+            .last_size
+            .load(Ordering::Relaxed)
+            .max(guess_size(reports));
+        let mut out = String::with_capacity(size);
         self.write_task_families(&mut out, format, reports);
         self.write_finished(&mut out, format, None);
         let mut registry = Registry::default();
@@ -400,6 +405,25 @@ impl Metrics {
             writer.sample(START.0, labels, None, Value::Float(start));
         }
     }
+}
+
+/// A generous guess of the size of an exposition of `reports`: their per-pair series (task
+/// counts and finished counters) and per-task series, at a long line each. Too much only
+/// reserves address space; the pages never written are never touched.
+fn guess_size(reports: &[(TargetId, Arc<SweepReport>)]) -> usize {
+    const PER_PAIR: usize = TaskStatus::ALL.len() + FINISHED_STATUSES.len();
+    reports
+        .iter()
+        .filter_map(|(target, report)| {
+            let snapshot = report.result.as_ref().ok()?;
+            let series = snapshot.counts.len().saturating_mul(PER_PAIR)
+                + snapshot.unfinished.len().saturating_mul(2);
+            let line = 200 + target.account.len() + target.region.len();
+            Some(series.saturating_mul(line))
+        })
+        .fold(0usize, usize::saturating_add)
+        // Beyond this, the buffer grows as it must.
+        .min(256 << 20)
 }
 
 /// Appends what `prometheus_client` writes for `registry`, in `format`.

@@ -235,22 +235,35 @@ impl Target {
         }
     }
 
-    /// Waits for the limiter, unless the wait would pass the deadline. The time waited is
-    /// counted either way.
-    async fn wait_for_limiter(&self, deadline: Instant) -> Result<(), ApiError> {
+    /// Waits for a turn in flight and then for the limiter, unless the wait would pass the
+    /// deadline. The time waited is counted either way; the turn is the caller's until it
+    /// drops it.
+    async fn wait_for_limiter(
+        &self,
+        deadline: Instant,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
         let started = Instant::now();
-        let result = loop {
-            match self.limiter.check() {
-                Ok(()) => break Ok(()),
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(self.limiter.clock().now());
-                    if Instant::now() + wait >= deadline {
-                        break Err(ApiError::Timeout);
+        let result = async {
+            // First a turn in flight (first come, first served), then the limiter's turn.
+            let turn = match timeout_at(deadline, self.in_flight.acquire()).await {
+                Ok(Ok(turn)) => turn,
+                // The semaphore is never closed; a deadline passed is a timeout.
+                Ok(Err(_)) | Err(_) => return Err(ApiError::Timeout),
+            };
+            loop {
+                match self.limiter.check() {
+                    Ok(()) => return Ok(turn),
+                    Err(not_until) => {
+                        let wait = not_until.wait_time_from(self.limiter.clock().now());
+                        if Instant::now() + wait >= deadline {
+                            return Err(ApiError::Timeout);
+                        }
+                        tokio::time::sleep(wait).await;
                     }
-                    tokio::time::sleep(wait).await;
                 }
             }
-        };
+        }
+        .await;
         self.observer
             .rate_limit_wait(&self.id, started.elapsed().as_secs_f64());
         result
@@ -272,7 +285,8 @@ impl Target {
                 return Err(error);
             }
         };
-        self.wait_for_limiter(deadline).await?;
+        // Held until the answer is parsed.
+        let _turn = self.wait_for_limiter(deadline).await?;
         let request = self.provider.build_request(&PageQuery {
             region: &self.id.region,
             endpoint: &self.endpoint,

@@ -47,6 +47,21 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// At most this many requests to one account's API (its regions together, as its rate limit)
+/// are in flight at once, waiting for the limiter included. The limiter spaces requests out,
+/// but it does not bound how many are outstanding: at a high `rate_limit`, or when answers come
+/// slowly, a cold sweep of a thousand regions would otherwise hold a connection and a page in
+/// memory for each, and wake every waiter at each turn of the limiter. 64 allow 320 requests/s
+/// at 200 ms each, far above the providers' published limits.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// An account's API's rate limiter, turns in flight and rate limit.
+type Limits = (
+    Arc<DefaultDirectRateLimiter>,
+    Arc<tokio::sync::Semaphore>,
+    f64,
+);
+
 /// How much earlier than the scrape's deadline the sweeps' own deadline is.
 const SWEEP_MARGIN: Duration = Duration::from_millis(20);
 
@@ -126,8 +141,7 @@ impl Engine {
             .map_err(|e| EngineError::Client(e.to_string()))?;
         let mut targets = Vec::new();
         let mut accounts = Vec::new();
-        let mut limiters: HashMap<(&str, &str), (Arc<DefaultDirectRateLimiter>, f64)> =
-            HashMap::new();
+        let mut limiters: HashMap<(&str, &str), Limits> = HashMap::new();
         for account in &config.accounts {
             let id = |kind: &'static str, region: &str| TargetId {
                 account: account.name.clone(),
@@ -167,9 +181,15 @@ impl Engine {
                 // One limiter per account and API, shared by its regions and by every target
                 // entry of that kind: that is the scope of the providers' own limits. The first
                 // entry's rate_limit sets it.
-                let (limiter, rate_limit) = limiters
+                let (limiter, in_flight, rate_limit) = limiters
                     .entry((&account.name, provider.kind()))
-                    .or_insert_with(|| (Arc::new(limiter(target.rate_limit)), target.rate_limit))
+                    .or_insert_with(|| {
+                        (
+                            Arc::new(limiter(target.rate_limit)),
+                            Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+                            target.rate_limit,
+                        )
+                    })
                     .clone();
                 for region in &target.regions {
                     if !shard.owns(&id(provider.kind(), region)) {
@@ -201,6 +221,7 @@ impl Engine {
                         instance_ids: target.instance_ids.iter().cloned().collect(),
                         task_types: target.task_types.iter().cloned().collect(),
                         limiter: limiter.clone(),
+                        in_flight: in_flight.clone(),
                         rate_limit,
                         client: client.clone(),
                         observer: observer.clone(),

@@ -33,6 +33,8 @@ pub struct Target {
     pub(super) instance_ids: HashSet<String>,
     pub(super) task_types: HashSet<String>,
     pub(super) limiter: Arc<DefaultDirectRateLimiter>,
+    /// Turns to have a request in flight, shared like `limiter`: see [`super::MAX_IN_FLIGHT`].
+    pub(super) in_flight: Arc<tokio::sync::Semaphore>,
     /// Requests per second of `limiter`, to tell how many pages fit before a deadline.
     pub(super) rate_limit: f64,
     pub(super) client: reqwest::Client,
