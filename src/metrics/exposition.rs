@@ -535,7 +535,9 @@ where
     M: EncodeMetric + TypedMetric,
     C: MetricConstructor<M>,
 {
-    let mut metric = encoder.encode_descriptor(name, help, None, M::TYPE)?;
+    // With the full stop `Registry::register` adds, as /metrics writes it.
+    let help = format!("{help}.");
+    let mut metric = encoder.encode_descriptor(name, &help, None, M::TYPE)?;
     for labels in labels {
         if let Some(series) = family.get(&labels) {
             series.encode(metric.encode_family(&labels)?)?;

@@ -1017,4 +1017,41 @@ mod tests {
         )));
         assert!(!accepts_openmetrics(None));
     }
+
+    #[test]
+    fn a_probe_helps_its_families_as_metrics_does() {
+        let metrics = Metrics::new(&[60.0], true);
+        let target = id("a");
+        metrics.register_target(&target);
+        metrics.api_request(&target, Outcome::Ok, 0.1);
+        let start = Utc::now();
+        let done = Task {
+            id: "1".into(),
+            task_type: "Backup".into(),
+            instance_id: "i1".into(),
+            instance_name: None,
+            status: TaskStatus::Failed,
+            progress: None,
+            start_time: start,
+            end_time: Some(start + chrono::Duration::seconds(5)),
+            message: None,
+        };
+        metrics.task_finished(&target, &record(done), start);
+        let report = report(&[10]);
+        for format in [Format::OpenMetrics, Format::Text] {
+            let helps = |text: &str| -> HashMap<String, String> {
+                text.lines()
+                    .filter_map(|l| l.strip_prefix("# HELP "))
+                    .filter_map(|l| l.split_once(' '))
+                    .map(|(name, help)| (name.to_owned(), help.to_owned()))
+                    .collect()
+            };
+            let all = helps(&metrics.encode(&[(target.clone(), report.clone())], &[], format));
+            let probe = helps(&metrics.encode_target(&target, &report, format));
+            assert!(probe.len() > 10, "{probe:?}");
+            for (name, help) in &probe {
+                assert_eq!(Some(help), all.get(name), "{name} ({format:?})");
+            }
+        }
+    }
 }

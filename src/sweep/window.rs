@@ -21,7 +21,7 @@ use crate::task::{Task, TaskStatus};
 /// A task as a window keeps it: what sweeps and scrapes use of it and no more (no instance
 /// name, no message), its instance and task type shared with the other tasks of its sweep that
 /// name them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TaskRecord {
     pub id: Box<str>,
     pub instance_id: Arc<str>,
@@ -34,6 +34,19 @@ pub struct TaskRecord {
     /// A ratio in `0..=1`, NaN when the provider reports none (a [`Task`]'s progress is
     /// never NaN).
     progress: f64,
+}
+
+/// Field by field, progress as [`TaskRecord::progress`] (its NaN, "none", equals itself).
+impl PartialEq for TaskRecord {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.instance_id == other.instance_id
+            && self.task_type == other.task_type
+            && self.status == other.status
+            && self.start_ms == other.start_ms
+            && self.end_ms == other.end_ms
+            && self.progress() == other.progress()
+    }
 }
 
 /// `end_ms` of a task with no end time.
@@ -167,6 +180,10 @@ pub struct TaskWindow {
     /// Whether a first, whole-window sweep has been merged: what it found finished is the
     /// baseline, not news.
     baseline_taken: bool,
+    /// Where the last [`TaskWindow::prune`] cut the window (milliseconds since the epoch): a
+    /// task an answer dates before it is one the window may have held and let go, so its
+    /// being finished is news only if the window still held it unfinished.
+    pruned_before: Option<i64>,
 }
 
 impl TaskWindow {
@@ -213,16 +230,28 @@ impl TaskWindow {
             fetched.iter().map(|t| (t.key(), t)).collect();
         let mut newly_finished = Vec::new();
         if self.baseline_taken {
-            // Finished before: held finished for the range, or (a start that moved) before it.
-            let finished_before: HashSet<(&str, &str)> = replaced
-                .iter()
-                .chain(&self.tasks)
-                .filter(|t| t.status.is_finished() && fetched_keys.contains_key(&t.key()))
-                .map(TaskRecord::key)
-                .collect();
+            // Held: in the range, or (a start that moved) before it; finished before: held
+            // finished.
+            let mut held: HashSet<(&str, &str)> = HashSet::new();
+            let mut finished_before: HashSet<(&str, &str)> = HashSet::new();
+            for task in replaced.iter().chain(&self.tasks) {
+                if fetched_keys.contains_key(&task.key()) {
+                    held.insert(task.key());
+                    if task.status.is_finished() {
+                        finished_before.insert(task.key());
+                    }
+                }
+            }
+            // A task dated before where the window was last cut and not held (any more): it
+            // may have been counted before it left, so it is not news.
+            let floor = self.pruned_before.unwrap_or(i64::MIN);
             newly_finished = fetched
                 .iter()
-                .filter(|t| t.status.is_finished() && !finished_before.contains(&t.key()))
+                .filter(|t| {
+                    t.status.is_finished()
+                        && !finished_before.contains(&t.key())
+                        && (t.start_ms >= floor || held.contains(&t.key()))
+                })
                 .cloned()
                 .collect();
         }
@@ -254,6 +283,7 @@ impl TaskWindow {
         let start = window_start.timestamp_millis();
         let gone = self.tasks.partition_point(|t| t.start_ms < start);
         self.tasks.drain(..gone);
+        self.pruned_before = Some(start);
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -497,6 +527,53 @@ mod tests {
         // The window is still in start order: pruning cuts exactly the old part.
         window.prune(at(100));
         assert_eq!(window.len(), 1);
+    }
+
+    #[test]
+    fn a_finished_task_the_api_dates_before_the_window_is_counted_once() {
+        // The API filters on a task's real start (12:00:30) but answers with it to the minute
+        // (12:00), as an answer may: at the end of the lookback, the task is still in the
+        // answers while its reported start has left the window.
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let lookback = chrono::Duration::hours(24);
+        let real_start = t("2026-01-01T12:00:30Z");
+        let reported = |status| {
+            let mut task = task("edge", 0, status);
+            task.start_time = t("2026-01-01T12:00:00Z");
+            task
+        };
+        let mut window = TaskWindow::default();
+        let mut sweep = |now: DateTime<Utc>, status| {
+            let window_start = now - lookback;
+            let from = window.query_start(window_start, now, OVERLAP);
+            let answer: Vec<Task> = if (from..=now).contains(&real_start) {
+                vec![reported(status)]
+            } else {
+                Vec::new()
+            };
+            let newly = window.merge(from, answer).len();
+            window.prune(window_start);
+            newly
+        };
+        // Seen running, then failed: news once.
+        assert_eq!(sweep(t("2026-01-01T12:00:45Z"), TaskStatus::Running), 0);
+        let mut counted = sweep(t("2026-01-01T12:05:00Z"), TaskStatus::Failed);
+        assert_eq!(counted, 1);
+        // A day later, scraped every 15 s as the task leaves the window.
+        let mut now = t("2026-01-02T11:59:00Z");
+        while now < t("2026-01-02T12:02:00Z") {
+            counted += sweep(now, TaskStatus::Failed);
+            now += chrono::Duration::seconds(15);
+        }
+        assert_eq!(counted, 1, "a task that failed a day ago was counted again");
+    }
+
+    #[test]
+    fn a_snapshot_equals_itself() {
+        let mut window = TaskWindow::default();
+        window.merge(at(600), vec![task("1", 10, TaskStatus::Running)]);
+        let snapshot = window.snapshot();
+        assert_eq!(snapshot, snapshot.clone());
     }
 
     #[test]
