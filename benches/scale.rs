@@ -190,9 +190,12 @@ async fn get(client: &reqwest::Client, url: &str) -> (Duration, String) {
         .await
         .expect("scrape");
     let status = response.status();
-    let body = response.text().await.expect("body");
+    // Until the whole body is in, as a scraper waits; reading it as text comes after.
+    let body = response.bytes().await.expect("body");
+    let took = started.elapsed();
+    let body = String::from_utf8(body.into()).expect("UTF-8 exposition");
     assert!(status.is_success(), "{url}: {status}\n{body}");
-    (started.elapsed(), body)
+    (took, body)
 }
 
 fn proc_field(pid: u32, file: &str, key: &str) -> u64 {

@@ -305,10 +305,13 @@ impl Metrics {
                 .with("account", &target.account)
                 .with("provider", &target.provider)
                 .with("region", &target.region);
+            let (mut instance, mut labels) = (Labels::default(), Labels::default());
             for (instance_id, types) in instances {
-                let instance = target.with("instance_id", instance_id);
+                instance.reset_to(&target);
+                instance.push("instance_id", instance_id);
                 for (task_type, pair) in types {
-                    let labels = instance.with("task_type", task_type);
+                    labels.reset_to(&instance);
+                    labels.push("task_type", task_type);
                     for (status, count) in statuses.iter().zip(pair.finished) {
                         let count = Value::Int(i64::try_from(count).unwrap_or(i64::MAX));
                         writer.sample(&name, &labels, Some(status), count);
@@ -341,11 +344,12 @@ impl Metrics {
             })
             .collect();
         writer.family(TASKS.0, TASKS.1, Kind::Gauge);
+        let mut pair = Labels::default();
         for (_, target, snapshot) in &targets {
             for ((instance_id, task_type), counts) in &snapshot.counts {
-                let pair = target
-                    .with("instance_id", instance_id)
-                    .with("task_type", task_type);
+                pair.reset_to(target);
+                pair.push("instance_id", instance_id);
+                pair.push("task_type", task_type);
                 for (status, count) in STATUS_LABELS.iter().zip(counts) {
                     if *count == 0 && !budget.zero_statuses {
                         continue;

@@ -52,6 +52,13 @@ impl Labels {
         labels
     }
 
+    /// Becomes a copy of `base`, keeping its own buffer: for the labels of one pair after
+    /// another, without an allocation each.
+    pub(super) fn reset_to(&mut self, base: &Labels) {
+        self.0.clear();
+        self.0.push_str(&base.0);
+    }
+
     pub(super) fn push(&mut self, name: &str, value: &str) {
         if !self.0.is_empty() {
             self.0.push(',');
@@ -70,7 +77,7 @@ impl Labels {
 /// A label value as the exposition formats want it: backslash, double quote and line feed
 /// escaped, as `prometheus_client` does.
 fn escape_into(out: &mut String, value: &str) {
-    if !value.contains(['\\', '"', '\n']) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
         out.push_str(value);
         return;
     }
