@@ -1,9 +1,11 @@
 //! The exporter's series: the long-lived counters and histograms, fed by the engine's events
 //! ([`Observer`]), and their upkeep (new series shown at 0 before their first count, series
 //! of instances gone for a lookback dropped, a reload's histogram layout). `labels.rs` has the
-//! label sets; `exposition.rs` builds each scrape's registry and encodes it.
+//! label sets; `exposition.rs` writes each scrape: the families with a series per task or per
+//! (instance, task type) straight into the text (`writer.rs`), the rest through a
+//! `prometheus_client` registry.
 //!
-//! Counters and histograms outlive scrapes (they are cumulative); the task gauges are rebuilt
+//! Counters and histograms outlive scrapes (they are cumulative); the task gauges are written
 //! on every scrape from the targets that answered, so a failed target shows no stale numbers.
 
 use std::collections::{HashMap, HashSet};
