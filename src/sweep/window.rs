@@ -211,7 +211,11 @@ impl TaskWindow {
         match oldest_unfinished.or(self.tasks.last()) {
             Some(watermark) => {
                 let overlap = chrono::Duration::from_std(overlap).unwrap_or_default();
-                (watermark.start_time().min(now) - overlap).max(window_start)
+                // A start at the very beginning of chrono's range has nothing before it.
+                let mark = watermark.start_time().min(now);
+                mark.checked_sub_signed(overlap)
+                    .unwrap_or(mark)
+                    .max(window_start)
             }
             None => window_start,
         }
@@ -589,5 +593,15 @@ mod tests {
         let running = TaskRecord::from(task("2", 10, TaskStatus::Running));
         assert_eq!((running.end_time(), running.progress()), (None, None));
         assert_eq!(running.duration_seconds(), None);
+    }
+
+    #[test]
+    fn a_task_at_the_start_of_time_does_not_break_the_watermark() {
+        let mut window = TaskWindow::default();
+        let mut first = task("1", 0, TaskStatus::Running);
+        first.start_time = DateTime::<Utc>::MIN_UTC;
+        let origin = DateTime::<Utc>::MIN_UTC;
+        window.merge(origin, vec![first]);
+        assert_eq!(window.query_start(origin, at(0), OVERLAP), origin);
     }
 }
