@@ -10,7 +10,7 @@
 //! its id) rather than as a [`Task`], in a vector ordered by start time: the range a sweep
 //! replaces and the part that leaves the lookback are both one end of it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -230,8 +230,7 @@ impl TaskWindow {
         // What the window held for the range is the end of the vector.
         let split = self.tasks.partition_point(|t| t.start_ms < from);
         let replaced = self.tasks.split_off(split);
-        let fetched_keys: HashMap<(&str, &str), &TaskRecord> =
-            fetched.iter().map(|t| (t.key(), t)).collect();
+        let fetched_keys: HashSet<(&str, &str)> = fetched.iter().map(TaskRecord::key).collect();
         let mut newly_finished = Vec::new();
         if self.baseline_taken {
             // Held: in the range, or (a start that moved) before it; finished before: held
@@ -239,7 +238,7 @@ impl TaskWindow {
             let mut held: HashSet<(&str, &str)> = HashSet::new();
             let mut finished_before: HashSet<(&str, &str)> = HashSet::new();
             for task in replaced.iter().chain(&self.tasks) {
-                if fetched_keys.contains_key(&task.key()) {
+                if fetched_keys.contains(&task.key()) {
                     held.insert(task.key());
                     if task.status.is_finished() {
                         finished_before.insert(task.key());
@@ -260,16 +259,8 @@ impl TaskWindow {
                 .collect();
         }
         // The fetched answer wins over a task kept from before the range (its start moved).
-        let moved: Vec<bool> = self
-            .tasks
-            .iter()
-            .map(|t| fetched_keys.contains_key(&t.key()))
-            .collect();
+        self.tasks.retain(|t| !fetched_keys.contains(&t.key()));
         drop(fetched_keys);
-        if moved.contains(&true) {
-            let mut moved = moved.into_iter();
-            self.tasks.retain(|_| !moved.next().unwrap_or(false));
-        }
         drop(replaced);
         if self.tasks.is_empty() {
             self.tasks = fetched;
