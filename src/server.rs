@@ -218,7 +218,11 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = ServiceBuilder::new()
-        .layer(CompressionLayer::new().gzip(true))
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .quality(tower_http::compression::CompressionLevel::Fastest),
+        )
         .service_fn(move |req| {
             let exporter = exporter.clone();
             async move { Ok::<_, Infallible>(handle(&exporter, req).await) }
