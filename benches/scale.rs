@@ -419,13 +419,17 @@ async fn main() {
             .send()
             .await
             .expect("scrape");
-        assert_eq!(
+        assert!(response.status().is_success(), "{}", response.status());
+        let header = |name: &str| {
             response
                 .headers()
-                .get("content-encoding")
-                .map(|v| v.as_bytes()),
-            Some(&b"gzip"[..])
-        );
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header("content-encoding"), "gzip");
+        assert!(header("content-type").starts_with("application/openmetrics-text"));
         gzip_bytes = response.bytes().await.expect("body").len();
         gzip_latencies.push(started.elapsed());
     }

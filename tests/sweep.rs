@@ -270,6 +270,59 @@ accounts:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_regions_do_not_take_all_of_an_account_s_turns_in_flight() {
+    // 70 regions of an account hang (a listener that accepts and never answers); one more
+    // region of the same account and kind is healthy. The hung requests must give back their
+    // turns in flight, or the healthy region waits behind them until the deadline.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung_addr = hung.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = hung.accept().await {
+            held.push(stream);
+        }
+    });
+    // Three pages: even if the healthy region's first request gets in before the hung ones,
+    // its other two come after them.
+    let (_sim, addr) = simulator(tasks(250, 60, 30, 1)).await;
+    let regions: Vec<String> = (0..70).map(|i| format!("hung-{i:02}")).collect();
+    let config = format!(
+        r#"
+global:
+  min_interval: 0s
+accounts:
+  - name: test
+    provider: tencent
+    credentials: {{secret_id: {SECRET_ID}, secret_key: {SECRET_KEY}}}
+    targets:
+      - kind: {KIND}
+        regions: [{}]
+        endpoint: http://{hung_addr}
+        rate_limit: 1000
+      - kind: {KIND}
+        regions: [{REGION}]
+        endpoint: http://{addr}
+"#,
+        regions.join(", ")
+    );
+    let exporter = start_exporter(&config).await;
+    let samples =
+        parse(&scrape_with(exporter, &[("X-Prometheus-Scrape-Timeout-Seconds", "8")]).await);
+    assert_eq!(value(&samples, "cloud_task_up", &TARGET), 1.0);
+    let hung_up = samples
+        .iter()
+        .filter(|s| {
+            s.name == "cloud_task_up"
+                && s.labels
+                    .get("region")
+                    .is_some_and(|r| r.starts_with("hung-"))
+        })
+        .map(|s| s.value)
+        .collect::<Vec<_>>();
+    assert_eq!(hung_up, vec![0.0; regions.len()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_api_is_down_by_the_deadline_and_spares_the_others() {
     let (sim, addr) = simulator(tasks(10, 10, 30, 0)).await;
     sim.add_account(SimAccount::tencent("AKIDother", "other-key"));

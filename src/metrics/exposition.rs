@@ -16,7 +16,7 @@ use prometheus_client::registry::Registry;
 
 use super::labels::{AccountLabels, BuildLabels, DurationLabels, OutcomeLabels, TargetLabels};
 use super::writer::{Format, Kind, Labels, Value, Writer};
-use super::{Buckets, FINISHED_STATUSES, FloatGauge, Metrics};
+use super::{Buckets, Budget, FINISHED_STATUSES, FloatGauge, Metrics};
 use crate::process::ProcessCollector;
 use crate::providers::Outcome;
 use crate::sweep::TaskRecord;
@@ -160,11 +160,14 @@ impl Metrics {
         self.release_deferred(None);
         // Sized at once, as the last one or by a guess for the first: an exposition of tens of
         // MiB built by doubling would briefly need one and a half times its size again.
-        let size = self
-            .last_size
-            .load(Ordering::Relaxed)
-            .max(guess_size(reports));
-        let mut out = String::with_capacity(size);
+        let size = self.last_size.load(Ordering::Relaxed);
+        let size = match size {
+            0 => guess_size(reports, self.budget()),
+            last => last,
+        };
+        let mut out = String::new();
+        // Too large a guess for the memory there is: the buffer grows as it must instead.
+        let _ = out.try_reserve_exact(size);
         self.write_task_families(&mut out, format, reports);
         self.write_finished(&mut out, format, None);
         let mut registry = Registry::default();
@@ -412,16 +415,23 @@ impl Metrics {
 }
 
 /// A generous guess of the size of an exposition of `reports`: their per-pair series (task
-/// counts and finished counters) and per-task series, at a long line each. Too much only
-/// reserves address space; the pages never written are never touched.
-fn guess_size(reports: &[(TargetId, Arc<SweepReport>)]) -> usize {
-    const PER_PAIR: usize = TaskStatus::ALL.len() + FINISHED_STATUSES.len();
+/// counts and finished counters) and per-task series within the budget, at a long line each.
+/// Too much only reserves address space; the pages never written are never touched.
+fn guess_size(reports: &[(TargetId, Arc<SweepReport>)], budget: Budget) -> usize {
+    let statuses = if budget.zero_statuses {
+        TaskStatus::ALL.len()
+    } else {
+        // At most this many statuses of a pair are not zero, usually.
+        2
+    };
+    let per_pair = statuses + FINISHED_STATUSES.len();
+    let per_target = usize::try_from(budget.per_target).unwrap_or(usize::MAX);
     reports
         .iter()
         .filter_map(|(target, report)| {
             let snapshot = report.result.as_ref().ok()?;
-            let series = snapshot.counts.len().saturating_mul(PER_PAIR)
-                + snapshot.unfinished.len().saturating_mul(2);
+            let series = snapshot.counts.len().saturating_mul(per_pair)
+                + snapshot.unfinished.len().min(per_target).saturating_mul(2);
             let line = 200 + target.account.len() + target.region.len();
             Some(series.saturating_mul(line))
         })

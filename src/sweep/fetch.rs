@@ -19,6 +19,10 @@ use super::{Target, http};
 use crate::providers::{ApiError, Outcome, Page, PageQuery, TimeWindow};
 use crate::task::Task;
 
+/// A request whose answer has not come this long after it was sent gives back its turn in
+/// flight ([`super::MAX_IN_FLIGHT`]).
+const SLOW_ANSWER: Duration = Duration::from_secs(2);
+
 /// At most this many pages of one target in flight; the rate limiter spaces them anyway.
 const MAX_PARALLEL_PAGES: usize = 16;
 /// Attempts per page: the first and up to three retries.
@@ -285,8 +289,8 @@ impl Target {
                 return Err(error);
             }
         };
-        // Held until the answer is parsed.
-        let _turn = self.wait_for_limiter(deadline).await?;
+        // Held until the answer is parsed, unless the answer is late (below).
+        let mut turn = Some(self.wait_for_limiter(deadline).await?);
         let request = self.provider.build_request(&PageQuery {
             region: &self.id.region,
             endpoint: &self.endpoint,
@@ -299,7 +303,18 @@ impl Target {
         let sent = Instant::now();
         // Its own timeout, and never past the deadline.
         let until = deadline.min(sent + REQUEST_TIMEOUT);
-        let result = match timeout_at(until, http::exchange(&self.client, request)).await {
+        let mut exchange = std::pin::pin!(timeout_at(until, http::exchange(&self.client, request)));
+        let answered = tokio::select! {
+            answered = &mut exchange => answered,
+            () = tokio::time::sleep(SLOW_ANSWER) => {
+                // A late answer gives its turn back: hung regions must not take all of an
+                // account's turns from its healthy ones (what a late answer holds meanwhile
+                // is a connection and at most the body limit).
+                turn = None;
+                exchange.await
+            }
+        };
+        let result = match answered {
             Err(_) => Err(ApiError::Timeout),
             Ok(Err(error)) => Err(error),
             Ok(Ok(response)) => {
@@ -319,6 +334,8 @@ impl Target {
                 .map(|page| skip_future_tasks(page, Utc::now()))
             }
         };
+        // The turn ends with the parse.
+        drop(turn);
         let outcome = match &result {
             Ok(_) => Outcome::Ok,
             Err(error) => error.outcome(),
