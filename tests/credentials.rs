@@ -270,7 +270,9 @@ const ENV_TOKEN_CANARY: &str = "CANARY-envtoken-b7c3a951";
 async fn no_temporary_or_environment_secret_reaches_logs_metrics_or_check_config() {
     use common::daemon::{BIN, Daemon};
 
-    let (sim, addr) = simulator(Duration::from_secs(2)).await;
+    // 3 s, not less: Tencent's `ExpiredTime` is in whole seconds, so 2 s credentials can look
+    // like less than the second the exporter takes at least, and be refused as implausible.
+    let (sim, addr) = simulator(Duration::from_secs(3)).await;
     sim.add_account(
         cloud_task_simulator::SimAccount::huawei(
             "HWENVCANARYAK",
@@ -315,9 +317,10 @@ async fn no_temporary_or_environment_secret_reaches_logs_metrics_or_check_config
             .await
             .unwrap(),
     );
-    // Metadata down: the refresh failures are logged, without a secret.
+    // Metadata down: the refresh failures are logged, without a secret, and the last
+    // credentials fetched expire within their 3 s lifetime.
     sim.set_metadata_down(true);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
     shown.push(scrape(daemon.addr).await);
     daemon.signal("TERM");
     let (_, daemon) = daemon.exited(Duration::from_secs(6)).await;

@@ -127,7 +127,7 @@ pub fn is_role_name(name: &str) -> bool {
 }
 
 /// Credentials that do not live at least this long once received are not worth having (the
-/// tests' simulated credentials live 2 to 3 s).
+/// tests' simulated credentials live 3 s or more).
 const MIN_LIFETIME: Duration = Duration::from_secs(1);
 
 /// An expiry at least [`MIN_LIFETIME`] and at most a year away: credentials already expired
@@ -224,11 +224,17 @@ fn web_identity(
     })
 }
 
+/// The soonest a refresh follows a successful one: only a guard against a spin, since
+/// [`plausible`] takes no credentials with less than [`MIN_LIFETIME`] left, whose half is more.
+const MIN_REFRESH_PAUSE: Duration = Duration::from_millis(100);
+
 /// How long until refreshing credentials with `left` to live: until `margin` is left, or
-/// halfway when they live less than twice that; at least a second.
+/// halfway when they live less than twice that. Never at or after the expiry: a floor of a
+/// second here once let credentials with 1.2 s left (Tencent's whole-second `ExpiredTime`
+/// takes up to a second off a lifetime) expire before their refresh.
 fn refresh_in(left: Duration, margin: Duration) -> Duration {
     left.saturating_sub(margin.min(left / 2))
-        .max(Duration::from_secs(1))
+        .max(MIN_REFRESH_PAUSE)
 }
 
 /// Backoff after the n-th failed refresh in a row (from 0): 1 s doubling to a minute.
@@ -567,8 +573,7 @@ impl Refresher {
     }
 
     /// How long to wait before refreshing credentials that expire at `expires_at`: until the
-    /// cloud's margin before it, or halfway there when the lifetime is shorter, and at least
-    /// a second.
+    /// cloud's margin before it, or halfway there when the lifetime is shorter.
     fn until_refresh(&self, expires_at: DateTime<Utc>) -> Duration {
         let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
         refresh_in(left, refresh_margin(self.cloud))
@@ -599,8 +604,14 @@ mod tests {
         // Three seconds (the tests): halfway.
         assert_eq!(refresh_in(s(3), s(300)), Duration::from_millis(1500));
         assert_eq!(refresh_in(s(30), s(300)), s(15));
-        // Already expired: soon, never in a spin.
-        assert_eq!(refresh_in(Duration::ZERO, s(300)), s(1));
+        // A second and a bit (a whole-second expiry cut off most of two): halfway, not
+        // after they expire.
+        assert_eq!(
+            refresh_in(Duration::from_millis(1200), s(300)),
+            Duration::from_millis(600)
+        );
+        // Already expired (never taken, see `plausible`): soon, never in a spin.
+        assert_eq!(refresh_in(Duration::ZERO, s(300)), MIN_REFRESH_PAUSE);
     }
 
     #[test]
