@@ -96,8 +96,10 @@ pub struct Metrics {
     seen: Mutex<HashMap<TargetLabels, Seen>>,
     /// The targets of the engine in force. Events of others (a sweep of a generation a
     /// reload has replaced, still finishing) are dropped, or they would bring back the series
-    /// of a removed target for good.
-    registered: Mutex<HashSet<TargetLabels>>,
+    /// of a removed target for good. An event is recorded under the read lock, and a target
+    /// removed under the write lock, so that no event checked before a removal lands after
+    /// it. Taken before any other lock of `Metrics`.
+    registered: RwLock<HashSet<TargetLabels>>,
     /// Counts that went to series created by the same sweep: see [`Deferred`].
     deferred: Mutex<Deferred>,
     /// About the size of the last `/metrics` exposition, to allocate the next at once.
@@ -280,7 +282,7 @@ impl Metrics {
             budget: RwLock::new(Budget::default()),
             series_dropped: Family::default(),
             seen: Mutex::default(),
-            registered: Mutex::default(),
+            registered: RwLock::default(),
             deferred: Mutex::default(),
             last_size: AtomicUsize::default(),
         }
@@ -310,7 +312,7 @@ impl Metrics {
     pub fn register_target(&self, target: &TargetId) {
         let target = &TargetLabels::from(target);
         self.registered
-            .lock()
+            .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(target.clone());
         for outcome in Outcome::ALL {
@@ -378,8 +380,7 @@ impl Metrics {
     /// that have had no task in the window since `before` (a lookback ago): instances come and
     /// go, and their series must not pile up until a restart. A counter that disappears is
     /// normal for Prometheus. Returns how many pairs went.
-    fn forget_unseen(&self, target: &TargetId, before: DateTime<Utc>) -> usize {
-        let target = &TargetLabels::from(target);
+    fn forget_unseen(&self, target: &TargetLabels, before: DateTime<Utc>) -> usize {
         let gone: Vec<(String, String)> = {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             let Some(instances) = seen.get_mut(target) else {
@@ -436,10 +437,9 @@ impl Metrics {
     /// disappears from the exposition instead of lingering as a flat line.
     pub fn forget_target(&self, target: &TargetId) {
         let target = &TargetLabels::from(target);
-        self.registered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(target);
+        // Held to the end: an event checked before the removal cannot land after it.
+        let mut registered = self.registered.write().unwrap_or_else(|p| p.into_inner());
+        registered.remove(target);
         for outcome in Outcome::ALL {
             self.api_requests.remove(&OutcomeLabels {
                 target: target.clone(),
@@ -532,14 +532,14 @@ impl Metrics {
 }
 
 impl Metrics {
-    /// The label set of `target`, if it is a target of the engine in force.
-    fn registered(&self, target: &TargetId) -> Option<TargetLabels> {
+    /// Records an event of `target` with its label set, if it is a target of the engine in
+    /// force, holding off its removal meanwhile (see `registered`).
+    fn if_registered(&self, target: &TargetId, record: impl FnOnce(&TargetLabels)) {
         let labels = TargetLabels::from(target);
-        self.registered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&labels)
-            .then_some(labels)
+        let registered = self.registered.read().unwrap_or_else(|p| p.into_inner());
+        if registered.contains(&labels) {
+            record(&labels);
+        }
     }
 }
 
@@ -584,61 +584,66 @@ impl Metrics {
 impl Observer for Metrics {
     /// Counts one API request, by outcome, with how long it took.
     fn api_request(&self, target: &TargetId, outcome: Outcome, seconds: f64) {
-        let Some(target) = &self.registered(target) else {
-            return;
-        };
-        self.api_requests
-            .get_or_create(&OutcomeLabels {
-                target: target.clone(),
-                outcome: outcome.as_str(),
-            })
-            .inc();
-        self.api_request_duration
-            .get_or_create(target)
-            .observe(seconds);
-        if outcome == Outcome::Ok {
-            self.api_pages.get_or_create(target).inc();
-        }
+        self.if_registered(target, |target| {
+            self.api_requests
+                .get_or_create(&OutcomeLabels {
+                    target: target.clone(),
+                    outcome: outcome.as_str(),
+                })
+                .inc();
+            self.api_request_duration
+                .get_or_create(target)
+                .observe(seconds);
+            if outcome == Outcome::Ok {
+                self.api_pages.get_or_create(target).inc();
+            }
+        });
     }
 
     /// Counts entries of a page that were not usable tasks and were skipped.
     fn skipped_entries(&self, target: &TargetId, entries: u64) {
-        let Some(target) = &self.registered(target) else {
-            return;
-        };
-        self.skipped_entries.get_or_create(target).inc_by(entries);
+        self.if_registered(target, |target| {
+            self.skipped_entries.get_or_create(target).inc_by(entries);
+        });
     }
 
     /// Counts a scrape that gave up waiting for the sweep another scrape had started.
     fn sweep_wait_timeout(&self, target: &TargetId) {
-        let Some(target) = &self.registered(target) else {
-            return;
-        };
-        self.sweep_wait_timeouts.get_or_create(target).inc();
+        self.if_registered(target, |target| {
+            self.sweep_wait_timeouts.get_or_create(target).inc();
+        });
     }
 
     fn rate_limit_wait(&self, target: &TargetId, seconds: f64) {
-        let Some(target) = &self.registered(target) else {
-            return;
-        };
-        self.rate_limit_wait.get_or_create(target).inc_by(seconds);
+        self.if_registered(target, |target| {
+            self.rate_limit_wait.get_or_create(target).inc_by(seconds);
+        });
     }
 
     /// Creates the finished counters of an (instance, task type) at 0, so that the first
     /// failure is an increase that `increase()` and alerts can see, not a new series; `at` is
     /// when it had a task in the window.
     fn task_seen(&self, target: &TargetId, instance_id: &str, task_type: &str, at: DateTime<Utc>) {
-        let Some(target) = &self.registered(target) else {
-            return;
-        };
-        self.note_seen(target, instance_id, task_type, at);
+        self.if_registered(target, |target| {
+            self.note_seen(target, instance_id, task_type, at);
+        });
     }
 
     /// Counts a task seen finishing, once: the caller deduplicates by task id.
     fn task_finished(&self, target: &TargetId, task: &TaskRecord, at: DateTime<Utc>) {
-        let Some(target) = &self.registered(target) else {
-            return;
-        };
+        self.if_registered(target, |target| self.count_task(target, task, at));
+    }
+
+    fn window_moved(&self, target: &TargetId, window_start: DateTime<Utc>) {
+        self.if_registered(target, |target| {
+            self.forget_unseen(target, window_start);
+        });
+    }
+}
+
+impl Metrics {
+    /// [`Observer::task_finished`] of a registered target.
+    fn count_task(&self, target: &TargetLabels, task: &TaskRecord, at: DateTime<Utc>) {
         let new_series = self.note_seen(target, &task.instance_id, &task.task_type, at);
         let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
         let finished = StatusLabels {
@@ -669,12 +674,6 @@ impl Observer for Metrics {
             } else {
                 durations.get_or_create(&labels).observe(seconds);
             }
-        }
-    }
-
-    fn window_moved(&self, target: &TargetId, window_start: DateTime<Utc>) {
-        if self.registered(target).is_some() {
-            self.forget_unseen(target, window_start);
         }
     }
 }
@@ -945,6 +944,7 @@ mod tests {
                 region: "r".into(),
             };
             metrics.register_target(&target);
+            let labels = TargetLabels::from(&target);
             let t0 = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
             let hours = |h: i64| t0 + chrono::Duration::hours(h);
             let finished = |id: &str, instance: &str| Task {
@@ -968,10 +968,10 @@ mod tests {
             // "kept" is still in the window a day later; "old" left it at t0.
             metrics.task_seen(&target, "kept", "Backup", hours(24));
             assert_eq!(
-                metrics.forget_unseen(&target, hours(24) - chrono::Duration::hours(24)),
+                metrics.forget_unseen(&labels, hours(24) - chrono::Duration::hours(24)),
                 0
             );
-            assert_eq!(metrics.forget_unseen(&target, hours(1)), 1);
+            assert_eq!(metrics.forget_unseen(&labels, hours(1)), 1);
             let text = metrics.encode(&[], &[], Format::OpenMetrics);
             assert!(!text.contains("instance_id=\"old\""), "{text}");
             assert_eq!(text.matches("cloud_task_finished_total{").count(), 3);
@@ -980,7 +980,7 @@ mod tests {
                 text.contains("cloud_task_duration_seconds_count{"),
                 "{text}"
             );
-            assert_eq!(metrics.forget_unseen(&target, hours(48)), 1);
+            assert_eq!(metrics.forget_unseen(&labels, hours(48)), 1);
             let text = metrics.encode(&[], &[], Format::OpenMetrics);
             assert!(!text.contains("cloud_task_finished_total{"), "{text}");
             assert!(
@@ -1054,6 +1054,54 @@ mod tests {
             for (name, help) in &probe {
                 assert_eq!(Some(help), all.get(name), "{name} ({format:?})");
             }
+        }
+    }
+
+    #[test]
+    fn a_target_removed_while_its_sweep_still_reports_leaves_no_series() {
+        // A sweep of the generation a reload replaced goes on reporting while the reload
+        // removes its target: nothing it reports may outlive the removal.
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let metrics = Arc::new(Metrics::new(&[60.0], true));
+        let target = id("gone");
+        let now = Utc::now();
+        let finished = record(Task {
+            id: "t".into(),
+            task_type: "Backup".into(),
+            instance_id: "i1".into(),
+            instance_name: None,
+            status: TaskStatus::Failed,
+            progress: None,
+            start_time: now - chrono::Duration::minutes(5),
+            end_time: Some(now),
+            message: None,
+        });
+        for round in 0..300 {
+            metrics.register_target(&target);
+            let stop = Arc::new(AtomicBool::new(false));
+            let sweep = {
+                let (metrics, target, finished, stop) = (
+                    metrics.clone(),
+                    target.clone(),
+                    finished.clone(),
+                    stop.clone(),
+                );
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        metrics.api_request(&target, Outcome::Ok, 0.1);
+                        metrics.rate_limit_wait(&target, 0.1);
+                        metrics.task_finished(&target, &finished, now);
+                        metrics.window_moved(&target, now - chrono::Duration::hours(1));
+                    }
+                })
+            };
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            metrics.forget_target(&target);
+            stop.store(true, Ordering::Relaxed);
+            sweep.join().unwrap();
+            let text = metrics.encode(&[], &[], Format::Text);
+            let left: Vec<&str> = text.lines().filter(|l| l.contains("\"gone\"")).collect();
+            assert!(left.is_empty(), "round {round}: {left:#?}");
         }
     }
 }
