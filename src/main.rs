@@ -46,6 +46,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    // First, since a signal that comes before its handler is installed ends the process:
+    // a `systemctl reload` just after `systemctl start` (`Type=exec`) would kill the
+    // exporter instead of reloading it. One that comes before the server is up waits for it.
+    let (hangup, shutdown) = (Hangup::listen(), Shutdown::listen());
     let (source, _demo) = if cli.demo {
         let demo = demo::start(fastrand::u64(..)).await?;
         tracing::info!(simulator = %demo.address, "demo: simulated cloud started on loopback");
@@ -83,11 +87,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         "listening; metrics at {scheme}://{address}{}", cli.telemetry_path
     );
     drop(generation);
-    tokio::spawn(reload_on_sighup(exporter.clone()));
+    tokio::spawn(reload_on_sighup(hangup, exporter.clone()));
     let limits = server::Limits {
         max_connections: cli.max_connections,
     };
-    server::serve(listener, exporter, limits, shutdown_signal()).await;
+    server::serve(listener, exporter, limits, shutdown.recv()).await;
     tracing::info!("shut down");
     Ok(())
 }
@@ -115,44 +119,101 @@ fn log_panics() {
     }));
 }
 
-/// SIGHUP reloads the configuration, as `POST /-/reload` does.
-async fn reload_on_sighup(exporter: Arc<Exporter>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangup = match signal(SignalKind::hangup()) {
-            Ok(hangup) => hangup,
+#[cfg(unix)]
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// SIGHUP, if it can be listened for.
+#[cfg(unix)]
+struct Hangup(Option<Signal>);
+
+#[cfg(unix)]
+impl Hangup {
+    fn listen() -> Hangup {
+        match signal(SignalKind::hangup()) {
+            Ok(hangup) => Hangup(Some(hangup)),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for SIGHUP; reload with POST /-/reload");
-                return;
+                Hangup(None)
             }
-        };
-        while hangup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading the configuration");
-            let exporter = exporter.clone();
-            // The outcome is logged by reload itself.
-            let _ = tokio::task::spawn_blocking(move || exporter.reload()).await;
         }
     }
-    #[cfg(not(unix))]
-    drop(exporter);
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => return interrupt.await.unwrap_or_default(),
-            };
-        tokio::select! {
-            _ = interrupt => tracing::info!("SIGINT: shutting down"),
-            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+#[cfg(not(unix))]
+struct Hangup;
+
+#[cfg(not(unix))]
+impl Hangup {
+    fn listen() -> Hangup {
+        Hangup
+    }
+}
+
+/// SIGTERM and SIGINT, those that can be listened for.
+#[cfg(unix)]
+struct Shutdown {
+    terminate: Option<Signal>,
+    interrupt: Option<Signal>,
+}
+
+#[cfg(unix)]
+impl Shutdown {
+    fn listen() -> Shutdown {
+        let listen = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(signal) => Some(signal),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for {name}; it ends the exporter at once");
+                None
+            }
+        };
+        Shutdown {
+            terminate: listen(SignalKind::terminate(), "SIGTERM"),
+            interrupt: listen(SignalKind::interrupt(), "SIGINT"),
         }
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+
+    /// Completes on the first SIGTERM or SIGINT (never, if neither can be listened for).
+    async fn recv(mut self) {
+        async fn next(signal: &mut Option<Signal>) {
+            match signal {
+                Some(signal) => drop(signal.recv().await),
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = next(&mut self.interrupt) => tracing::info!("SIGINT: shutting down"),
+            () = next(&mut self.terminate) => tracing::info!("SIGTERM: shutting down"),
+        }
+    }
 }
+
+#[cfg(not(unix))]
+struct Shutdown;
+
+#[cfg(not(unix))]
+impl Shutdown {
+    fn listen() -> Shutdown {
+        Shutdown
+    }
+
+    async fn recv(self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// SIGHUP reloads the configuration, as `POST /-/reload` does.
+#[cfg(unix)]
+async fn reload_on_sighup(hangup: Hangup, exporter: Arc<Exporter>) {
+    let Some(mut hangup) = hangup.0 else {
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the configuration");
+        let exporter = exporter.clone();
+        // The outcome is logged by reload itself.
+        let _ = tokio::task::spawn_blocking(move || exporter.reload()).await;
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(_hangup: Hangup, _exporter: Arc<Exporter>) {}

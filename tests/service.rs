@@ -229,3 +229,29 @@ async fn sigint_with_an_idle_keep_alive_connection_exits_0_at_once() {
     daemon.wait_for_log("shut down", Duration::from_secs(1));
     drop(client);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_just_after_start_reloads_or_stops_it_and_does_not_kill_it() {
+    // `systemctl reload` or `stop` right after `start`: the handlers are installed before the
+    // exporter says it listens, so no signal meets its default action (the end of the process).
+    for round in 0..12 {
+        let daemon = Daemon::start(&["--demo"], &[]);
+        let stop = match round % 3 {
+            0 => {
+                daemon.signal("HUP");
+                daemon.wait_for_log("SIGHUP: reloading", Duration::from_secs(5));
+                "TERM"
+            }
+            1 => "TERM",
+            _ => "INT",
+        };
+        daemon.signal(stop);
+        let (status, daemon) = daemon.exited(Duration::from_secs(10)).await;
+        assert_eq!(
+            status.and_then(|s| s.code()),
+            Some(0),
+            "round {round} ({stop}): {status:?}\n{}",
+            daemon.logs().join("\n")
+        );
+    }
+}

@@ -85,13 +85,21 @@ impl Daemon {
         }
     }
 
-    /// Sends a signal by name (`HUP`, `TERM`, `INT`), as `systemctl reload` or `stop` would.
+    /// Sends a signal by name (`HUP`, `TERM`, `INT`), as `systemctl reload` or `stop` would,
+    /// at once (no `kill` process in between, so that it can come right after the start).
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args(["-s", name, &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -s {name}");
+        use rustix::process::{Pid, Signal, kill_process};
+        let signal = match name {
+            "HUP" => Signal::HUP,
+            "TERM" => Signal::TERM,
+            "INT" => Signal::INT,
+            other => panic!("no signal {other} here"),
+        };
+        let pid = i32::try_from(self.child.id())
+            .ok()
+            .and_then(Pid::from_raw)
+            .expect("a process id");
+        kill_process(pid, signal).unwrap_or_else(|e| panic!("kill -s {name}: {e}"));
     }
 
     /// [`Daemon::wait_exit`] for async tests, which must not block their runtime; the daemon
