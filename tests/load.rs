@@ -1,7 +1,8 @@
 //! A bounded load test on loopback: the real binary, 300 clients that never finish their
-//! headers, and 2,000 scrapes at once. Every scrape is answered within its deadline, with the
-//! target up: slow clients cannot starve real ones, and the connection cap keeps the process
-//! inside systemd's default of 1,024 file descriptors.
+//! headers, and 1,000 scrapes at once (with them, two and a half times the 512-connection
+//! cap). Every scrape is answered within its deadline, with the target up: slow clients
+//! cannot starve real ones, and the connection cap keeps the process inside systemd's
+//! default of 1,024 file descriptors.
 
 mod common;
 
@@ -12,7 +13,9 @@ use common::daemon::Daemon;
 use common::upstream::{Reply, Upstream};
 
 const SLOW_CLIENTS: usize = 300;
-const SCRAPES: usize = 2_000;
+/// Enough to be far over the connection cap beside the slow clients; 2,000 were measured to
+/// take up to 9.8 s of the 10 s on one loaded core, which is throughput, not starvation.
+const SCRAPES: usize = 1_000;
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The soft limit on open files of this process, which holds every client socket.
