@@ -32,7 +32,7 @@ fn open_files_limit() -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_clients_and_2000_scrapes_at_once_are_all_answered_in_time() {
+async fn slow_clients_and_1000_scrapes_at_once_are_all_answered_in_time() {
     let start = (chrono::Utc::now() + chrono::Duration::hours(8) - chrono::Duration::minutes(5))
         .format("%Y-%m-%d %H:%M:%S");
     let page = format!(
