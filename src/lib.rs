@@ -19,7 +19,9 @@
 //! - [`sweep`]: the engine: per target (account x kind x region) task windows swept
 //!   incrementally, rate limiting, parallel paging, retries, deadlines, the first-sweep
 //!   baseline and the deduplication of finished tasks; it reports what happens through
-//!   [`sweep::Observer`] and knows nothing of labels. [`sweep::http`] is the one outbound path.
+//!   [`sweep::Observer`] and knows nothing of labels.
+//! - [`http`]: the one outbound path, to the clouds' APIs and to the credential services
+//!   alike: a signed request sent, an answer of bounded size read.
 //! - [`metrics`]: the engine's events and sweep reports as series (it implements the
 //!   observer); long-lived counters and histograms, per-scrape gauges, OpenMetrics and
 //!   text-format output.
@@ -61,6 +63,7 @@ pub mod credentials;
 pub mod demo;
 pub mod exporter;
 pub mod files;
+pub mod http;
 pub mod landing;
 pub mod metrics;
 pub mod process;

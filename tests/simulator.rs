@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use cloud_task_exporter::config::Credentials;
+use cloud_task_exporter::http;
 use cloud_task_exporter::providers::{self, Outcome, Page, PageQuery, TimeWindow};
 use cloud_task_exporter::secret::Secret;
-use cloud_task_exporter::sweep::http;
 use cloud_task_simulator::{SimAccount, SimOutcome, SimTask, Simulator};
 
 const TENCENT_REGION: &str = "ap-shanghai";

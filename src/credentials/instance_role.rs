@@ -24,9 +24,9 @@ use serde_json::Value;
 
 use super::{Issued, plausible};
 use crate::cloud::{Cloud, Credentials, Keys};
+use crate::http;
 use crate::providers::{ApiError, ApiRequest, Outcome};
 use crate::secret::Secret;
-use crate::sweep::http;
 
 /// No metadata request waits longer: the service is on the VM's own link.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);

@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 
 use super::{Issued, plausible};
 use crate::cloud::{Credentials, Keys};
+use crate::http;
 use crate::providers::{ApiError, ApiRequest, alibaba, tencent};
 use crate::secret::Secret;
-use crate::sweep::http;
 
 /// No STS request waits longer (the SDKs: Tencent 60 s, Alibaba 5 s to connect and 10 s to
 /// read).

@@ -3,7 +3,7 @@
 //!
 //! Everything an answer says is checked before it is acted on: a total decides how many pages
 //! are asked for only once it is known to fit what the deadline and the rate limit allow, an
-//! answer is read up to [`super::MAX_BODY_BYTES`] and no further, every request has its own timeout,
+//! answer is read up to [`crate::http::MAX_BODY_BYTES`] and no further, every request has its own timeout,
 //! and parsing runs on a blocking thread so that a large page cannot stall the runtime.
 
 use std::time::Duration;
@@ -13,9 +13,10 @@ use futures_util::StreamExt;
 use governor::clock::Clock;
 use tokio::time::{Instant, timeout_at};
 
+use super::Target;
 use super::failure_log::log_once;
 use super::window::TaskSet;
-use super::{Target, http};
+use crate::http;
 use crate::providers::{ApiError, Outcome, Page, PageQuery, TimeWindow};
 use crate::task::Task;
 

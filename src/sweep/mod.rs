@@ -13,7 +13,6 @@
 
 mod failure_log;
 mod fetch;
-pub mod http;
 mod observe;
 pub mod shard;
 mod target;
@@ -33,7 +32,6 @@ use crate::credentials::AccountCredentials;
 use crate::providers::ApiError;
 
 pub use fetch::{FUTURE_TOLERANCE, MAX_WINDOW_TASKS, REQUEST_TIMEOUT};
-pub use http::MAX_BODY_BYTES;
 pub use observe::{Observer, TargetId};
 pub use shard::Shard;
 pub use target::Target;
