@@ -383,9 +383,11 @@ impl Metrics {
         for ((target, _, snapshot), kept) in targets.iter().zip(kept) {
             let all: u64 = snapshot.unfinished.iter().map(series_of).sum();
             if all > kept {
-                self.series_dropped
-                    .get_or_create(&TargetLabels::from(*target))
-                    .inc_by(all - kept);
+                // A scrape that began before a reload removed the target still shows its
+                // report, but must not bring back its counter for good.
+                self.if_registered(target, |labels| {
+                    self.series_dropped.get_or_create(labels).inc_by(all - kept);
+                });
             }
         }
         let task_labels: Vec<Labels> = shown

@@ -100,6 +100,10 @@ pub struct Metrics {
     /// removed under the write lock, so that no event checked before a removal lands after
     /// it. Taken before any other lock of `Metrics`.
     registered: RwLock<HashSet<TargetLabels>>,
+    /// The accounts with temporary credentials of the engine in force, kept as `registered`
+    /// is: the refresher of a removed account lives on until the last scrape of its engine
+    /// ends, and must not bring back its counters.
+    credential_accounts: RwLock<HashSet<String>>,
     /// Counts that went to series created by the same sweep: see [`Deferred`].
     deferred: Mutex<Deferred>,
     /// About the size of the last `/metrics` exposition, to allocate the next at once.
@@ -283,6 +287,7 @@ impl Metrics {
             series_dropped: Family::default(),
             seen: Mutex::default(),
             registered: RwLock::default(),
+            credential_accounts: RwLock::default(),
             deferred: Mutex::default(),
             last_size: AtomicUsize::default(),
         }
@@ -546,18 +551,30 @@ impl Metrics {
 /// The engine's events, counted (for the targets of the engine in force).
 impl crate::credentials::Observer for Metrics {
     fn credentials_refreshed(&self, account: &str, outcome: Outcome) {
-        self.credentials_refreshes
-            .get_or_create(&AccountOutcomeLabels {
-                account: account.to_owned(),
-                outcome: outcome.as_str(),
-            })
-            .inc();
+        let accounts = self
+            .credential_accounts
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        if accounts.contains(account) {
+            self.credentials_refreshes
+                .get_or_create(&AccountOutcomeLabels {
+                    account: account.to_owned(),
+                    outcome: outcome.as_str(),
+                })
+                .inc();
+        }
     }
 }
 
 impl Metrics {
     /// Drops the refresh counters of an account that no longer has temporary credentials.
     pub fn forget_credentials(&self, account: &str) {
+        // Held to the end, as in `forget_target`.
+        let mut accounts = self
+            .credential_accounts
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        accounts.remove(account);
         for outcome in Outcome::ALL {
             self.credentials_refreshes.remove(&AccountOutcomeLabels {
                 account: account.to_owned(),
@@ -569,6 +586,10 @@ impl Metrics {
     /// Makes the refresh outcomes of an account with temporary credentials visible from the
     /// start (at 0), as for a target's requests.
     pub fn register_credentials(&self, account: &str) {
+        self.credential_accounts
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(account.to_owned());
         for outcome in Outcome::ALL {
             drop(
                 self.credentials_refreshes
@@ -1103,5 +1124,46 @@ mod tests {
             let left: Vec<&str> = text.lines().filter(|l| l.contains("\"gone\"")).collect();
             assert!(left.is_empty(), "round {round}: {left:#?}");
         }
+    }
+
+    #[test]
+    fn a_scrape_that_began_before_a_reload_does_not_bring_back_a_removed_target() {
+        let metrics = Metrics::new(&[60.0], true);
+        let target = id("gone");
+        metrics.register_target(&target);
+        metrics.set_budget(Budget {
+            per_target: 1,
+            total: 100,
+            zero_statuses: true,
+        });
+        let reports = vec![(target.clone(), report(&[50, 40, 30]))];
+        metrics.forget_target(&target);
+        // The scrape shows the report it collected, over the budget...
+        let text = metrics.encode(&reports, &[], Format::Text);
+        assert!(text.contains("cloud_task_tasks{account=\"gone\""), "{text}");
+        // ...and the next one nothing of the removed target.
+        let text = metrics.encode(&[], &[], Format::Text);
+        let left: Vec<&str> = text.lines().filter(|l| l.contains("\"gone\"")).collect();
+        assert!(left.is_empty(), "{left:#?}");
+    }
+
+    #[test]
+    fn a_removed_account_s_refresher_does_not_bring_back_its_counters() {
+        use crate::credentials::Observer as _;
+        let metrics = Metrics::new(&[60.0], true);
+        metrics.register_credentials("kept");
+        metrics.register_credentials("gone");
+        metrics.forget_credentials("gone");
+        // The removed account's refresher lives until its engine's last scrape ends.
+        metrics.credentials_refreshed("gone", Outcome::Ok);
+        metrics.credentials_refreshed("kept", Outcome::Ok);
+        let text = metrics.encode(&[], &[], Format::Text);
+        assert!(!text.contains("\"gone\""), "{text}");
+        assert!(
+            text.lines().any(|l| l.contains("account=\"kept\"")
+                && l.contains("outcome=\"ok\"")
+                && l.ends_with(" 1")),
+            "{text}"
+        );
     }
 }
