@@ -9,6 +9,9 @@
 //! - [`cloud`]: what a cloud is: its name, an account's credentials and the keys it takes.
 //! - [`secret`]: the type that holds credentials and never prints them.
 //! - [`files`]: bounded reads of the files the operator names (config, secrets, certificates).
+//! - [`credentials`]: where an account's credentials come from: fixed keys, the SDKs'
+//!   environment variables, or temporary ones (a VM's metadata service, STS) refreshed in the
+//!   background ahead of their expiry.
 //! - [`signing`]: request signing, one pure module per scheme ([`signing::tc3`] for Tencent,
 //!   [`signing::huawei`] for Huawei's AK/SK).
 //! - [`providers`]: one file per task API and one registration table; each API is a value

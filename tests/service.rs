@@ -233,17 +233,27 @@ async fn sigint_with_an_idle_keep_alive_connection_exits_0_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_just_after_start_reloads_or_stops_it_and_does_not_kill_it() {
     // `systemctl reload` or `stop` right after `start`: the handlers are installed before the
-    // exporter says it listens, so no signal meets its default action (the end of the process).
-    for round in 0..12 {
-        let daemon = Daemon::start(&["--demo"], &[]);
-        let stop = match round % 3 {
+    // exporter reads its config or says it listens, so no signal meets its default action
+    // (the end of the process), and one that comes while it starts takes effect once it is up.
+    const STARTING: &str = "demo: simulated cloud started";
+    for round in 0..15 {
+        let (daemon, stop) = match round % 5 {
             0 => {
+                let daemon = Daemon::start(&["--demo"], &[]);
                 daemon.signal("HUP");
                 daemon.wait_for_log("SIGHUP: reloading", Duration::from_secs(5));
-                "TERM"
+                (daemon, "TERM")
             }
-            1 => "TERM",
-            _ => "INT",
+            1 => (Daemon::start(&["--demo"], &[]), "TERM"),
+            2 => (Daemon::start(&["--demo"], &[]), "INT"),
+            3 => (Daemon::start_until(&["--demo"], &[], STARTING), "TERM"),
+            _ => {
+                let daemon = Daemon::start_until(&["--demo"], &[], STARTING);
+                daemon.signal("HUP");
+                daemon.wait_for_log("SIGHUP: reloading", Duration::from_secs(5));
+                daemon.wait_for_log("listening", Duration::from_secs(5));
+                (daemon, "TERM")
+            }
         };
         daemon.signal(stop);
         let (status, daemon) = daemon.exited(Duration::from_secs(10)).await;
@@ -253,5 +263,6 @@ async fn a_signal_just_after_start_reloads_or_stops_it_and_does_not_kill_it() {
             "round {round} ({stop}): {status:?}\n{}",
             daemon.logs().join("\n")
         );
+        daemon.wait_for_log(&format!("SIG{stop}: shutting down"), Duration::from_secs(1));
     }
 }

@@ -14,12 +14,38 @@ pub struct Daemon {
     child: Child,
     pub addr: SocketAddr,
     logs: Arc<Mutex<Vec<String>>>,
+    /// What the log reader sends once it sees the line waited for.
+    ready: Option<std::sync::mpsc::Receiver<String>>,
 }
 
 impl Daemon {
     /// Starts the exporter with `args` (plus a loopback listen address and JSON logs) and
     /// waits until it listens. Panics with its output if it exits first.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let mut daemon = Daemon::launch(args, env, |log| {
+            log["fields"]["address"].as_str().map(str::to_owned)
+        });
+        daemon.addr = daemon.ready("listen").parse().expect("a socket address");
+        daemon
+    }
+
+    /// Starts the exporter as [`Daemon::start`] does, but waits only until it logs a line
+    /// whose message contains `needle` (its `addr` stays unset).
+    pub fn start_until(args: &[&str], env: &[(&str, &str)], needle: &'static str) -> Daemon {
+        let mut daemon = Daemon::launch(args, env, move |log| {
+            let message = log["fields"]["message"].as_str()?;
+            message.contains(needle).then(|| message.to_owned())
+        });
+        daemon.ready(&format!("log {needle:?}"));
+        daemon
+    }
+
+    /// Spawns the exporter; its log reader sends what `ready` finds in a line, once.
+    fn launch(
+        args: &[&str],
+        env: &[(&str, &str)],
+        ready: impl Fn(&serde_json::Value) -> Option<String> + Send + 'static,
+    ) -> Daemon {
         let mut command = Command::new(BIN);
         command
             .args(args)
@@ -33,35 +59,44 @@ impl Daemon {
         let mut child = command.spawn().expect("start the exporter");
         let stderr = child.stderr.take().expect("stderr is piped");
         let logs = Arc::new(Mutex::new(Vec::new()));
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let collected = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Ok(log) = serde_json::from_str::<serde_json::Value>(&line)
-                    && let Some(address) = log["fields"]["address"].as_str()
+                    && let Some(found) = ready(&log)
                 {
-                    let _ = address_tx.send(address.to_owned());
+                    let _ = ready_tx.send(found);
                 }
                 collected.lock().unwrap().push(line);
             }
         });
-        let address = address_rx.recv_timeout(Duration::from_secs(20));
-        let mut daemon = Daemon {
+        Daemon {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             logs,
-        };
-        match address {
-            Ok(address) => daemon.addr = address.parse().expect("a socket address"),
+            ready: Some(ready_rx),
+        }
+    }
+
+    /// Waits for what the log reader looks for; panics with the output if the exporter exits
+    /// or takes 20 s.
+    fn ready(&mut self, what: &str) -> String {
+        let found = self
+            .ready
+            .take()
+            .expect("waited for once")
+            .recv_timeout(Duration::from_secs(20));
+        match found {
+            Ok(found) => found,
             Err(_) => {
-                let status = daemon.wait_exit(Duration::from_secs(1));
+                let status = self.wait_exit(Duration::from_secs(1));
                 panic!(
-                    "the exporter did not start ({status:?}):\n{}",
-                    daemon.logs().join("\n")
+                    "the exporter did not {what} ({status:?}):\n{}",
+                    self.logs().join("\n")
                 );
             }
         }
-        daemon
     }
 
     /// Every line it has written to standard error so far.
