@@ -100,10 +100,11 @@ pub struct Metrics {
     /// removed under the write lock, so that no event checked before a removal lands after
     /// it. Taken before any other lock of `Metrics`.
     registered: RwLock<HashSet<TargetLabels>>,
-    /// The accounts with temporary credentials of the engine in force, kept as `registered`
-    /// is: the refresher of a removed account lives on until the last scrape of its engine
-    /// ends, and must not bring back its counters.
-    credential_accounts: RwLock<HashSet<String>>,
+    /// The accounts a reload removed, whose credentials' refresher lives on until the last
+    /// scrape of their engine ends and must not bring back their counters; locked as
+    /// `registered` is. A list of the removed rather than of the registered, since a new
+    /// account's first fetch starts before its engine is complete and registered.
+    removed_accounts: RwLock<HashSet<String>>,
     /// Counts that went to series created by the same sweep: see [`Deferred`].
     deferred: Mutex<Deferred>,
     /// About the size of the last `/metrics` exposition, to allocate the next at once.
@@ -287,7 +288,7 @@ impl Metrics {
             series_dropped: Family::default(),
             seen: Mutex::default(),
             registered: RwLock::default(),
-            credential_accounts: RwLock::default(),
+            removed_accounts: RwLock::default(),
             deferred: Mutex::default(),
             last_size: AtomicUsize::default(),
         }
@@ -551,11 +552,11 @@ impl Metrics {
 /// The engine's events, counted (for the targets of the engine in force).
 impl crate::credentials::Observer for Metrics {
     fn credentials_refreshed(&self, account: &str, outcome: Outcome) {
-        let accounts = self
-            .credential_accounts
+        let removed = self
+            .removed_accounts
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        if accounts.contains(account) {
+        if !removed.contains(account) {
             self.credentials_refreshes
                 .get_or_create(&AccountOutcomeLabels {
                     account: account.to_owned(),
@@ -570,11 +571,11 @@ impl Metrics {
     /// Drops the refresh counters of an account that no longer has temporary credentials.
     pub fn forget_credentials(&self, account: &str) {
         // Held to the end, as in `forget_target`.
-        let mut accounts = self
-            .credential_accounts
+        let mut removed = self
+            .removed_accounts
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        accounts.remove(account);
+        removed.insert(account.to_owned());
         for outcome in Outcome::ALL {
             self.credentials_refreshes.remove(&AccountOutcomeLabels {
                 account: account.to_owned(),
@@ -586,10 +587,10 @@ impl Metrics {
     /// Makes the refresh outcomes of an account with temporary credentials visible from the
     /// start (at 0), as for a target's requests.
     pub fn register_credentials(&self, account: &str) {
-        self.credential_accounts
+        self.removed_accounts
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(account.to_owned());
+            .remove(account);
         for outcome in Outcome::ALL {
             drop(
                 self.credentials_refreshes
@@ -1151,6 +1152,8 @@ mod tests {
     fn a_removed_account_s_refresher_does_not_bring_back_its_counters() {
         use crate::credentials::Observer as _;
         let metrics = Metrics::new(&[60.0], true);
+        // A new account's first fetch starts as its engine is built, before it is registered.
+        metrics.credentials_refreshed("kept", Outcome::ServerError);
         metrics.register_credentials("kept");
         metrics.register_credentials("gone");
         metrics.forget_credentials("gone");
@@ -1159,11 +1162,13 @@ mod tests {
         metrics.credentials_refreshed("kept", Outcome::Ok);
         let text = metrics.encode(&[], &[], Format::Text);
         assert!(!text.contains("\"gone\""), "{text}");
-        assert!(
-            text.lines().any(|l| l.contains("account=\"kept\"")
-                && l.contains("outcome=\"ok\"")
-                && l.ends_with(" 1")),
-            "{text}"
-        );
+        for outcome in ["ok", "server_error"] {
+            assert!(
+                text.lines().any(|l| l.contains("account=\"kept\"")
+                    && l.contains(&format!("outcome=\"{outcome}\""))
+                    && l.ends_with(" 1")),
+                "{outcome}: {text}"
+            );
+        }
     }
 }
