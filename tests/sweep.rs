@@ -44,7 +44,14 @@ async fn simulator(tasks: Vec<SimTask>) -> (Simulator, std::net::SocketAddr) {
     (sim, addr)
 }
 
+/// The test account's target on the simulator, with `extra` lines after it (more keys of the
+/// target, or more targets).
 fn config(sim: std::net::SocketAddr, extra: &str) -> String {
+    account(&format!("{}{extra}", target(REGION, sim)))
+}
+
+/// The test account with `targets` (YAML list items), swept on every scrape.
+fn account(targets: &str) -> String {
     format!(
         r#"
 global:
@@ -54,10 +61,14 @@ accounts:
     provider: tencent
     credentials: {{secret_id: {SECRET_ID}, secret_key: {SECRET_KEY}}}
     targets:
-      - kind: {KIND}
-        regions: [{REGION}]
-        endpoint: http://{sim}
-{extra}"#
+{targets}"#
+    )
+}
+
+/// A target entry of the test kind: `regions` (comma-separated) at `endpoint`.
+fn target(regions: &str, endpoint: std::net::SocketAddr) -> String {
+    format!(
+        "      - kind: {KIND}\n        regions: [{regions}]\n        endpoint: http://{endpoint}\n"
     )
 }
 
@@ -234,23 +245,11 @@ async fn requests_in_flight_are_bounded_however_high_the_rate_limit() {
         },
     );
     let addr = sim.start().await.unwrap();
-    let config = format!(
-        r#"
-global:
-  min_interval: 0s
-  scrape_timeout: 60s
-accounts:
-  - name: test
-    provider: tencent
-    credentials: {{secret_id: {SECRET_ID}, secret_key: {SECRET_KEY}}}
-    targets:
-      - kind: {KIND}
-        regions: [{}]
-        endpoint: http://{addr}
-        rate_limit: 100000
-"#,
-        regions.join(", ")
-    );
+    let config = account(&format!(
+        "{}        rate_limit: 100000\n",
+        target(&regions.join(", "), addr)
+    ))
+    .replace("global:", "global:\n  scrape_timeout: 60s");
     let exporter = start_exporter(&config).await;
     let samples = parse(&scrape(exporter).await);
     let up = samples
@@ -286,25 +285,11 @@ async fn hung_regions_do_not_take_all_of_an_account_s_turns_in_flight() {
     // its other two come after them.
     let (_sim, addr) = simulator(tasks(250, 60, 30, 1)).await;
     let regions: Vec<String> = (0..70).map(|i| format!("hung-{i:02}")).collect();
-    let config = format!(
-        r#"
-global:
-  min_interval: 0s
-accounts:
-  - name: test
-    provider: tencent
-    credentials: {{secret_id: {SECRET_ID}, secret_key: {SECRET_KEY}}}
-    targets:
-      - kind: {KIND}
-        regions: [{}]
-        endpoint: http://{hung_addr}
-        rate_limit: 1000
-      - kind: {KIND}
-        regions: [{REGION}]
-        endpoint: http://{addr}
-"#,
-        regions.join(", ")
-    );
+    let config = account(&format!(
+        "{}        rate_limit: 1000\n{}",
+        target(&regions.join(", "), hung_addr),
+        target(REGION, addr)
+    ));
     let exporter = start_exporter(&config).await;
     let samples =
         parse(&scrape_with(exporter, &[("X-Prometheus-Scrape-Timeout-Seconds", "8")]).await);
